@@ -1,0 +1,16 @@
+"""Test a checkpoint: python eval.py ckpt_path=<file.ckpt>"""
+
+import hydra
+from omegaconf import DictConfig
+
+from litexp.cli import run_task
+from litexp.evaluate import evaluate
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="eval")
+def main(cfg: DictConfig) -> None:
+    run_task(evaluate, cfg)
+
+
+if __name__ == "__main__":
+    main()

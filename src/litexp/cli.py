@@ -1,0 +1,23 @@
+"""Entry-point plumbing shared by train.py, eval.py and predict.py."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from omegaconf import DictConfig
+
+from litexp.config import register_resolvers
+from litexp.errors import USER_ERRORS
+
+register_resolvers()
+
+
+def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
+    """Run ``task(cfg)``; a user error becomes one line on stderr and exit status 2."""
+    try:
+        return task(cfg)
+    except USER_ERRORS as err:
+        print(f"litexp: error: {err}", file=sys.stderr)
+        sys.exit(2)

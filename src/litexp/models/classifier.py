@@ -1,0 +1,136 @@
+"""The classification system shared by every litexp model.
+
+It owns the loss, metrics, optimiser and logging; subclasses only build ``self.net``.
+Two classes: one logit, BCE-with-logits, sigmoid. More: one logit per class,
+cross-entropy, softmax.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+import torchmetrics
+from torch import nn
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
+
+
+def _check_optimizer(optimizer: OptimizerFactory, lr: float) -> None:
+    """Fail now, not in ``configure_optimizers``: build the optimiser on a dummy tensor."""
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+        raise ValueError(f"lr={lr!r} is invalid: the learning rate must be a number > 0")
+    try:
+        optimizer([nn.Parameter(torch.zeros(1))], lr=lr)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"optimizer is invalid: {err}") from None
+
+
+class Classifier(L.LightningModule):
+    """Binary or multi-class classification around a net that maps inputs to logits.
+
+    Args:
+        num_classes: from the datamodule; 2 gives a single logit.
+        lr: learning rate, passed to ``optimizer``.
+        optimizer: a partial ``torch.optim`` class (Hydra ``_partial_: true``).
+        scheduler: optional partial LR scheduler; one that takes ``total_steps``
+            (e.g. OneCycleLR) gets the run's total steps and steps every batch.
+        class_names: names for reports and predictions (from the datamodule).
+    """
+
+    net: nn.Module
+
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        lr: float = 1e-3,
+        optimizer: OptimizerFactory = torch.optim.Adam,
+        scheduler: SchedulerFactory | None = None,
+        class_names: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"num_classes={num_classes!r} is invalid: must be an integer >= 2")
+        _check_optimizer(optimizer, lr)
+        self.num_classes = num_classes
+        self.binary = num_classes == 2
+        self.num_outputs = 1 if self.binary else num_classes
+        self.lr = lr
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.class_names = (
+            list(class_names) if class_names else [str(i) for i in range(num_classes)]
+        )
+        task = (
+            {"task": "binary"}
+            if self.binary
+            else {"task": "multiclass", "num_classes": num_classes}
+        )
+        # One metric object per stage, so their states never mix.
+        self.train_acc = torchmetrics.Accuracy(**task)
+        self.val_acc = torchmetrics.Accuracy(**task)
+        self.test_acc = torchmetrics.Accuracy(**task)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits: (B, 1) for binary, (B, num_classes) otherwise."""
+        return self.net(x)
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.binary:
+            return F.binary_cross_entropy_with_logits(logits.squeeze(-1), target.float())
+        return F.cross_entropy(logits, target)
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """(B, num_classes) class probabilities, binary included ([1 - p, p])."""
+        if self.binary:
+            p = torch.sigmoid(logits.squeeze(-1).float())
+            return torch.stack([1 - p, p], dim=-1)
+        return torch.softmax(logits.float(), dim=-1)
+
+    def _step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], stage: str
+    ) -> dict[str, torch.Tensor]:
+        x, y = batch
+        logits = self(x)
+        loss = self.loss(logits, y)
+        preds = logits.squeeze(-1) if self.binary else logits
+        metric = getattr(self, f"{stage}_acc")
+        metric(preds, y)
+        # on_epoch accumulation stays on the device: no host sync per step.
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log(f"{stage}/acc", metric, on_step=False, on_epoch=True, prog_bar=True)
+        return {"loss": loss, "logits": logits.detach(), "target": y}
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> dict:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> dict:
+        return self._step(batch, "val")
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> dict:
+        return self._step(batch, "test")
+
+    def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return self.probabilities(self(x))
+
+    def configure_optimizers(self) -> Any:
+        params: Iterable[nn.Parameter] = [p for p in self.parameters() if p.requires_grad]
+        optimizer = self.optimizer(params, lr=self.lr)
+        if self.scheduler is None:
+            return optimizer
+        kwargs, interval = {}, "epoch"
+        if "total_steps" in inspect.signature(self.scheduler).parameters:
+            kwargs["total_steps"] = int(self.trainer.estimated_stepping_batches)
+            interval = "step"
+        scheduler = self.scheduler(optimizer, **kwargs)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": interval},
+        }

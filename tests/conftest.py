@@ -1,0 +1,73 @@
+"""Shared fixtures: the real config, composed as the CLI would, writing into tmp_path."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from litexp.config import register_resolvers
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+register_resolvers()
+
+
+def compose_config(config_name: str, overrides: list[str]) -> DictConfig:
+    """Compose ``conf/<config_name>.yaml`` with overrides, exactly as the CLI would."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name=config_name, overrides=overrides)
+
+
+@pytest.fixture
+def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
+    """``make_cfg("data=moons", ...)``: the train config on the CPU, output in tmp_path."""
+
+    def make(*overrides: str, config_name: str = "train") -> DictConfig:
+        base = [
+            f"paths.output_dir={tmp_path / 'run'}",
+            f"paths.data_dir={tmp_path / 'data'}",
+            "trainer=cpu",
+        ]
+        return compose_config(config_name, base + list(overrides))
+
+    return make
+
+
+def run_cli(
+    script: str, *args: str, cwd: Path, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """Run ``python <script> args...`` from the project root with logs under ``cwd``."""
+    env = {**os.environ, "LITEXP_LOG_DIR": str(cwd / "logs"), "LITEXP_DATA_DIR": str(cwd / "data")}
+    return subprocess.run(
+        [sys.executable, str(ROOT / script), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def only_run_dir(log_dir: Path) -> Path:
+    """The single run directory under ``log_dir`` (fails if there are more or none)."""
+    runs = [p.parent for p in log_dir.rglob("metrics.json")]
+    assert len(runs) == 1, f"expected one finished run under {log_dir}, found {runs}"
+    return runs[0]
+
+
+def read_metrics(run_dir: Path) -> dict:
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+requires_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
