@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,15 @@ from litexp.config import register_resolvers
 from litexp.errors import USER_ERRORS
 
 register_resolvers()
+
+# Noise that says nothing to a litexp user: in-memory batches need no workers, and
+# Lightning's own use of a deprecated torch pytree API is not theirs to fix.
+for _message in (
+    ".*does not have many workers.*",
+    ".*LeafSpec.*",
+    ".*smaller than the logging interval.*",
+):
+    warnings.filterwarnings("ignore", message=_message)
 
 
 def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:

@@ -1,0 +1,80 @@
+"""The contract every litexp datamodule meets, and the in-memory base most of them use."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+
+from litexp.data.tensors import TensorSplit, tensor_loader
+
+
+def check_positive_int(name: str, value: object, minimum: int = 1) -> None:
+    """Raise a ValueError naming ``name`` unless ``value`` is an int >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}={value!r} is invalid: must be an integer >= {minimum}")
+
+
+def check_fraction(name: str, value: object, *, allow_zero: bool = True) -> None:
+    """Raise a ValueError naming ``name`` unless ``value`` is a fraction in [0, 1)."""
+    low_ok = (value >= 0) if allow_zero else (value > 0)  # type: ignore[operator]
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not low_ok or value >= 1:
+        bound = "[0, 1)" if allow_zero else "(0, 1)"
+        raise ValueError(f"{name}={value!r} is invalid: must be a fraction in {bound}")
+
+
+class ClassificationData(L.LightningDataModule):
+    """A datamodule that tells the model what it needs to build its head.
+
+    Subclasses set, in ``__init__`` (before any data is read), ``num_classes``,
+    ``input_shape`` (one sample, e.g. ``(2,)`` or ``(1, 28, 28)``; ``None`` when the
+    model decides, as for image folders) and ``class_names``. The model is built from
+    these, so nobody types them twice.
+    """
+
+    num_classes: int
+    input_shape: tuple[int, ...] | None
+    class_names: list[str]
+
+    def __init__(self, *, batch_size: int, eval_batch_size: int | None, seed: int) -> None:
+        super().__init__()
+        check_positive_int("batch_size", batch_size)
+        if eval_batch_size is not None:
+            check_positive_int("eval_batch_size", eval_batch_size)
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.seed = seed
+
+    def describe(self) -> dict:
+        """What a checkpoint needs to rebuild the head and name the predictions."""
+        return {
+            "num_classes": self.num_classes,
+            "input_shape": list(self.input_shape) if self.input_shape else None,
+            "class_names": list(self.class_names),
+        }
+
+
+class InMemoryData(ClassificationData):
+    """Each split lives in memory as ``(x, y)`` tensors; subclasses fill ``self.splits``."""
+
+    def __init__(self, *, batch_size: int, eval_batch_size: int | None, seed: int) -> None:
+        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
+        self.splits: dict[str, TensorSplit] = {}
+
+    def _loader(self, stage: str, shuffle: bool) -> torch.utils.data.DataLoader:
+        # A fixed generator: the shuffle order depends on the seed only, so a resumed
+        # or repeated run sees the same batches.
+        gen = torch.Generator().manual_seed(self.seed) if shuffle else None
+        bs = self.batch_size if stage == "train" else self.eval_batch_size
+        return tensor_loader(self.splits[stage], bs, shuffle=shuffle, generator=gen)
+
+    def train_dataloader(self) -> torch.utils.data.DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> torch.utils.data.DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> torch.utils.data.DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> torch.utils.data.DataLoader:
+        return self._loader("test", shuffle=False)
