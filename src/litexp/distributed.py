@@ -1,0 +1,72 @@
+"""DDP inside Hydra: the extra ranks re-run this one job, never the whole sweep.
+
+Lightning's subprocess launcher (``strategy=ddp``) starts ranks 1..N-1 as
+``python <sys.argv> hydra.run.dir=<hydra.run.dir> hydra.output_subdir=null``
+(``lightning/fabric/strategies/launchers/subprocess_script.py``). In a single run
+that is right. In a ``-m`` multirun it is not (Lightning issue 11300, Hydra issue
+2070): ``sys.argv`` is the whole sweep, and ``hydra.run.dir`` is not the job's
+directory. ``ddp_job_scope`` fixes both for the duration of one job.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import read_write
+
+from litexp.sweep.jobs import in_multirun
+
+# Set by Lightning's launcher for the ranks it starts; left behind, they make the next
+# job believe its ranks were started externally, and it waits for them forever.
+LAUNCHER_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
+# Lightning also lowers OMP_NUM_THREADS and torch's threads to cores / processes.
+THREAD_ENV = ("OMP_NUM_THREADS",)
+# Tells a rank started for a sweep job that it is one: see ``is_sweep_rank``.
+SWEEP_RANK_ENV = "LITEXP_SWEEP_DDP_RANK"
+
+
+def is_sweep_rank() -> bool:
+    """True in a DDP rank > 0 that Lightning started for one job of a multirun.
+
+    Its failure must not exit non-zero: Lightning would then kill the main process,
+    which is the whole sweep. Rank zero records the job's failure instead.
+    """
+    return os.environ.get(SWEEP_RANK_ENV) == "1"
+
+
+@contextmanager
+def ddp_job_scope() -> Iterator[None]:
+    """Around one multirun job: DDP ranks re-run this job alone, into its own directory.
+
+    Outside a multirun it does nothing. Inside: ``sys.argv`` becomes the job's own
+    overrides and ``hydra.run.dir`` the job's output directory while the job runs; after
+    it, the launcher's environment, torch's thread count and the process group are reset.
+    """
+    if not in_multirun():
+        yield
+        return
+    hydra_cfg = HydraConfig.get()
+    argv = sys.argv
+    env = {k: os.environ.get(k) for k in (*LAUNCHER_ENV, *THREAD_ENV, SWEEP_RANK_ENV)}
+    threads = torch.get_num_threads()
+    sys.argv = [argv[0], *hydra_cfg.overrides.task]
+    with read_write(hydra_cfg.run):
+        hydra_cfg.run.dir = hydra_cfg.runtime.output_dir
+    os.environ[SWEEP_RANK_ENV] = "1"
+    try:
+        yield
+    finally:
+        sys.argv = argv
+        for key, value in env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        torch.set_num_threads(threads)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()

@@ -1,0 +1,1 @@
+"""Sweeps: the results table of a multirun, job failures, threads per parallel job."""

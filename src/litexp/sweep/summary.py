@@ -1,0 +1,251 @@
+"""The results table of a sweep: one row per job, read from each job's ``metrics.json``.
+
+``SweepSummary`` is a Hydra callback (``hydra.callbacks`` in ``conf/hydra/default.yaml``):
+when a multirun ends it prints the table and writes ``summary.csv`` and ``summary.md``
+into the sweep directory, then exits with status 1 if any job failed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+SUMMARY_CSV = "summary.csv"
+SUMMARY_MD = "summary.md"
+# Written next to metrics.json by the litexp Optuna sweeper: the trial and its state.
+TRIAL_FILE = "optuna_trial.json"
+DIRECTIONS = ("maximize", "minimize")
+
+
+@dataclass
+class JobRow:
+    """One job of a sweep, as the table shows it."""
+
+    job: str  # the job's directory, relative to the sweep directory
+    status: str  # completed | failed | pruned | incomplete (no metrics.json: killed or running)
+    overrides: str = ""
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    wall_time_s: float | None = None
+    error: str = ""
+    trial: int | None = None  # the Optuna trial number, in an Optuna sweep
+
+
+def _first_line(text: Any) -> str:
+    lines = str(text or "").strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _job_dirs(sweep_dir: Path) -> list[Path]:
+    """Every job directory: it has Hydra's ``.hydra/overrides.yaml`` or a ``metrics.json``."""
+    dirs = {p.parent.parent for p in sweep_dir.rglob(".hydra/overrides.yaml")}
+    dirs |= {p.parent for p in sweep_dir.rglob("metrics.json")}
+    dirs.discard(sweep_dir)
+    # "2" before "10": numbers compared as numbers.
+    return sorted(
+        dirs, key=lambda p: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(p))]
+    )
+
+
+def read_job(job_dir: Path, sweep_dir: Path) -> JobRow:
+    """The row of one job directory."""
+    overrides_file = job_dir / ".hydra" / "overrides.yaml"
+    overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
+    row = JobRow(job=str(job_dir.relative_to(sweep_dir)), status="incomplete")
+    row.overrides = " ".join(str(o) for o in overrides or [])
+    result = _read_json(job_dir / "metrics.json")
+    if result is None:
+        row.error = "no metrics.json: the job was killed, crashed hard, or is still running"
+    else:
+        row.status = str(result.get("status", "completed"))
+        row.metrics = {
+            k: v
+            for k, v in (result.get("metrics") or {}).items()
+            if k.startswith(("val/", "test/"))
+        }
+        row.wall_time_s = result.get("wall_time_s")
+        row.error = _first_line(result.get("error"))
+    trial = _read_json(job_dir / TRIAL_FILE)
+    if trial is not None:
+        row.trial = trial.get("number")
+        if trial.get("state") == "pruned" and row.status == "completed":
+            row.status = "pruned"
+    return row
+
+
+def collect(sweep_dir: Path) -> list[JobRow]:
+    """The rows of every job under ``sweep_dir``, in job order."""
+    return [read_job(d, sweep_dir) for d in _job_dirs(sweep_dir)]
+
+
+def sort_rows(rows: list[JobRow], objective: str, direction: str = "maximize") -> list[JobRow]:
+    """Best objective first; jobs without a value (failed, incomplete) last, in job order."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction={direction!r} is invalid: must be one of {DIRECTIONS}")
+    sign = -1.0 if direction == "maximize" else 1.0
+    scored = [r for r in rows if r.status != "failed" and r.metrics.get(objective) is not None]
+    rest = [r for r in rows if r not in scored]
+    scored.sort(key=lambda r: sign * float(r.metrics[objective]))  # type: ignore[arg-type]
+    return scored + rest
+
+
+def metric_columns(rows: list[JobRow], objective: str) -> list[str]:
+    """The objective first, then every other val/test metric any job has."""
+    names = sorted(
+        {k for r in rows for k in r.metrics} - {objective}, key=lambda k: (k[:4] != "val/", k)
+    )
+    return [objective, *names]
+
+
+def common_overrides(rows: list[JobRow]) -> list[str]:
+    """Overrides every job shares; the table shows only what differs between jobs."""
+    if len(rows) < 2:
+        return []
+    sets = [set(r.overrides.split()) for r in rows]
+    return [o for o in rows[0].overrides.split() if all(o in s for s in sets)]
+
+
+def _varying(rows: list[JobRow]) -> list[JobRow]:
+    common = set(common_overrides(rows))
+    return [
+        JobRow(
+            **{
+                **r.__dict__,
+                "overrides": " ".join(o for o in r.overrides.split() if o not in common),
+            }
+        )
+        for r in rows
+    ]
+
+
+def _has_trials(rows: list[JobRow]) -> bool:
+    return any(r.trial is not None for r in rows)
+
+
+def _header(rows: list[JobRow], metrics: list[str]) -> list[str]:
+    trial = ["trial"] if _has_trials(rows) else []
+    return ["job", *trial, "status", *metrics, "wall_time_s", "overrides", "error"]
+
+
+def _cells(row: JobRow, metrics: list[str], with_trial: bool, digits: int | None) -> list[str]:
+    """The row as strings; ``digits`` rounds the numbers (None: raw values)."""
+
+    def num(v: Any, d: int | None = digits) -> str:
+        if v is None:
+            return ""
+        return f"{v:.{d}f}" if d is not None and isinstance(v, float) else str(v)
+
+    trial = [num(row.trial)] if with_trial else []
+    time_digits = None if digits is None else 1
+    return [
+        row.job,
+        *trial,
+        row.status,
+        *(num(row.metrics.get(m)) for m in metrics),
+        num(row.wall_time_s, time_digits),
+        row.overrides,
+        row.error,
+    ]
+
+
+def write_summary(rows: list[JobRow], sweep_dir: Path, objective: str) -> tuple[Path, Path]:
+    """``summary.csv`` (raw values) and ``summary.md`` (rounded) in ``sweep_dir``."""
+    metrics = metric_columns(rows, objective)
+    header, with_trial = _header(rows, metrics), _has_trials(rows)
+    csv_path, md_path = sweep_dir / SUMMARY_CSV, sweep_dir / SUMMARY_MD
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(_cells(r, metrics, with_trial, digits=None) for r in rows)
+    common = common_overrides(rows)
+    lines = [f"Common overrides: `{' '.join(common)}`", ""] if common else []
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in _varying(rows):
+        cells = [c.replace("|", "\\|") for c in _cells(r, metrics, with_trial, digits=4)]
+        lines.append("| " + " | ".join(cells) + " |")
+    md_path.write_text("\n".join(lines) + "\n")
+    return csv_path, md_path
+
+
+def print_table(
+    rows: list[JobRow], objective: str, title: str, console: Console | None = None
+) -> None:
+    """The summary as a rich table on the console."""
+    metrics = metric_columns(rows, objective)
+    table = Table(title=title)
+    for name in _header(rows, metrics):
+        numeric = name in metrics or name in ("trial", "wall_time_s")
+        table.add_column(name, justify="right" if numeric else "left", overflow="fold")
+    style = {"failed": "red", "pruned": "yellow", "incomplete": "dim"}
+    for r in _varying(rows):
+        table.add_row(*_cells(r, metrics, _has_trials(rows), digits=4), style=style.get(r.status))
+    console = console or Console(width=None if sys.stdout.isatty() else 160)
+    console.print(table)
+    if common := common_overrides(rows):
+        console.print(f"common overrides: {' '.join(common)}")
+
+
+def summarize(sweep_dir: Path, objective: str, direction: str = "maximize") -> list[JobRow]:
+    """Collect, sort, print and write the summary of ``sweep_dir``; returns the sorted rows."""
+    rows = sort_rows(collect(sweep_dir), objective, direction)
+    if rows:
+        csv_path, md_path = write_summary(rows, sweep_dir, objective)
+        print_table(
+            rows, objective, title=f"sweep: {sweep_dir} (sorted by {objective}, {direction})"
+        )
+        print(f"summary: {md_path}  {csv_path}")
+    return rows
+
+
+class SweepSummary(Callback):
+    """Hydra callback: the sweep's results table when a multirun ends.
+
+    Args:
+        objective: the metric the table is sorted by (a key of metrics.json's ``metrics``).
+        direction: ``maximize`` or ``minimize``.
+        fail_on_failed_jobs: exit with status 1 after the table if any job failed.
+    """
+
+    def __init__(
+        self,
+        objective: str = "val/acc",
+        direction: str = "maximize",
+        fail_on_failed_jobs: bool = True,
+    ) -> None:
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction={direction!r} is invalid: must be one of {DIRECTIONS}")
+        self.objective = objective
+        self.direction = direction
+        self.fail_on_failed_jobs = fail_on_failed_jobs
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        if not sweep_dir.is_dir():
+            return
+        rows = summarize(sweep_dir, self.objective, self.direction)
+        failed = [r for r in rows if r.status == "failed"]
+        if failed and self.fail_on_failed_jobs:
+            print(
+                f"litexp: error: {len(failed)} of {len(rows)} jobs failed "
+                f"(first: job {failed[0].job}: {failed[0].error}); see {sweep_dir / SUMMARY_MD}",
+                file=sys.stderr,
+            )
+            sys.exit(1)

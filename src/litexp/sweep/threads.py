@@ -1,0 +1,51 @@
+"""Each parallel job gets its share of the cores: no thread oversubscription.
+
+joblib's loky workers already start with ``OMP_NUM_THREADS = cores // n_jobs`` (so torch,
+imported after that in the worker, starts with that many threads); the threading and
+multiprocessing backends do not. ``JobThreads`` sets torch's thread count explicitly, for
+every backend, and logs it in the job's log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger(__name__)
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a SLURM or cgroup share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def threads_per_job(n_jobs: int, cores: int) -> int:
+    """``cores // n_jobs``, at least 1; ``n_jobs=-1`` (joblib: one job per core) gives 1."""
+    if n_jobs == 0 or n_jobs < -1:
+        raise ValueError(
+            f"hydra.launcher.n_jobs={n_jobs} is invalid: must be >= 1 or -1 (all cores)"
+        )
+    jobs = cores if n_jobs == -1 else min(n_jobs, cores)
+    return max(1, cores // jobs)
+
+
+class JobThreads(Callback):
+    """Hydra callback: with a launcher that has ``n_jobs``, torch threads = cores // n_jobs."""
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        n_jobs = OmegaConf.select(config, "hydra.launcher.n_jobs")
+        if n_jobs is None:  # the basic launcher (one job at a time) or a cluster launcher
+            return
+        import torch
+
+        cores = available_cores()
+        threads = threads_per_job(int(n_jobs), cores)
+        torch.set_num_threads(threads)
+        log.info(f"torch threads per job: {threads} ({cores} cores, n_jobs={n_jobs})")
