@@ -74,7 +74,8 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
     for key, value in sorted(summary["metrics"].items()):
         table.add_row(key, "nan" if value is None else f"{value:.4f}")
     console.print(table)
-    console.print(f"run directory:   {summary['run_dir']}")
+    # soft_wrap: paths stay on one line, so they can be copied even from a narrow terminal.
+    console.print(f"run directory:   {summary['run_dir']}", soft_wrap=True)
     if summary.get("best_checkpoint"):
-        console.print(f"best checkpoint: {summary['best_checkpoint']}")
-    console.print(f"TensorBoard:     tensorboard --logdir {summary['run_dir']}")
+        console.print(f"best checkpoint: {summary['best_checkpoint']}", soft_wrap=True)
+    console.print(f"TensorBoard:     tensorboard --logdir {summary['run_dir']}", soft_wrap=True)
