@@ -19,6 +19,7 @@ from torch import nn
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
+COMPILE_MODES = (False, True, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 def _check_optimizer(optimizer: OptimizerFactory, lr: float) -> None:
@@ -41,6 +42,8 @@ class Classifier(L.LightningModule):
         scheduler: optional partial LR scheduler; one that takes ``total_steps``
             (e.g. OneCycleLR) gets the run's total steps and steps every batch.
         class_names: names for reports and predictions (from the datamodule).
+        compile: ``torch.compile`` the net: False, True, or a mode ("reduce-overhead",
+            "max-autotune"). Compiled in place, so checkpoints keep their plain keys.
     """
 
     net: nn.Module
@@ -53,8 +56,14 @@ class Classifier(L.LightningModule):
         optimizer: OptimizerFactory = torch.optim.Adam,
         scheduler: SchedulerFactory | None = None,
         class_names: list[str] | None = None,
+        compile: bool | str = False,
     ) -> None:
         super().__init__()
+        if compile not in COMPILE_MODES:
+            raise ValueError(
+                f"compile={compile!r} is invalid: use false, true or one of "
+                f"{', '.join(m for m in COMPILE_MODES if isinstance(m, str))}"
+            )
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"num_classes={num_classes!r} is invalid: must be an integer >= 2")
         _check_optimizer(optimizer, lr)
@@ -64,6 +73,7 @@ class Classifier(L.LightningModule):
         self.lr = lr
         self.optimizer = optimizer
         self.scheduler = scheduler
+        self.compile_mode = compile
         self.class_names = (
             list(class_names) if class_names else [str(i) for i in range(num_classes)]
         )
@@ -119,6 +129,13 @@ class Classifier(L.LightningModule):
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         return self.probabilities(self(x))
+
+    def configure_model(self) -> None:
+        # In place (nn.Module.compile): state_dict keys stay free of "_orig_mod.".
+        if self.compile_mode and not getattr(self, "_net_compiled", False):
+            mode = None if self.compile_mode is True else self.compile_mode
+            self.net.compile(mode=mode)
+            self._net_compiled = True
 
     def configure_optimizers(self) -> Any:
         params: Iterable[nn.Parameter] = [p for p in self.parameters() if p.requires_grad]
