@@ -1,0 +1,1 @@
+"""litexp's Optuna sweeper for Hydra: ``hydra/sweeper=litexp_optuna`` (Optuna >= 4)."""

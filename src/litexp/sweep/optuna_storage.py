@@ -1,0 +1,52 @@
+"""Where an Optuna study lives: one string that the sweeper and every trial agree on.
+
+``hydra.sweeper.storage``:
+- ``null`` (default): an SQLite file ``optuna.db`` in the sweep directory;
+- anything with ``://``: an SQLAlchemy URL (``postgresql://user:pw@host/db`` for many machines);
+- anything else: an Optuna journal file (relative paths are inside the sweep directory),
+  safe for several processes on one file system (e.g. an NFS home on a cluster).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend
+
+SQLITE_FILE = "optuna.db"
+# Seconds an SQLite writer waits for another process's lock before giving up.
+SQLITE_TIMEOUT_S = 60
+
+
+def storage_url(setting: str | None, sweep_dir: str | Path) -> str:
+    """The storage setting as one absolute string (a URL, or a journal file path)."""
+    sweep_dir = Path(sweep_dir).absolute()
+    if setting is None or str(setting).strip() in ("", "null", "None"):
+        return f"sqlite:///{sweep_dir / SQLITE_FILE}"
+    setting = str(setting)
+    if "://" in setting:
+        return setting
+    path = Path(setting).expanduser()
+    return str(path if path.is_absolute() else sweep_dir / path)
+
+
+def open_storage(url: str) -> BaseStorage:
+    """The Optuna storage behind ``url`` (from ``storage_url``); SQLite/journal dirs are created."""
+    if "://" not in url:
+        Path(url).parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(url))
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return RDBStorage(url, engine_kwargs={"connect_args": {"timeout": SQLITE_TIMEOUT_S}})
+    return RDBStorage(url)
+
+
+def load_trial(url: str, study_name: str, number: int) -> optuna.trial.Trial:
+    """Trial ``number`` of a study, from another process (a job reporting to its trial)."""
+    storage = open_storage(url)
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    study_id = storage.get_study_id_from_name(study_name)
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
+    return optuna.trial.Trial(study, trial_id)
