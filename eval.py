@@ -4,11 +4,12 @@ import hydra
 from omegaconf import DictConfig
 
 from litexp.cli import run_task
-from litexp.evaluate import evaluate
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
+    from litexp.evaluate import evaluate  # torch loads only once Hydra has accepted the config
+
     run_task(evaluate, cfg)
 
 

@@ -1,7 +1,15 @@
-"""Reading litexp checkpoints safely, and rebuilding the model they hold."""
+"""Reading litexp checkpoints safely, and rebuilding the model they hold.
+
+Loading never runs pickled code: ``torch.load(weights_only=True)`` accepts tensors and
+plain containers only, and litexp's own metadata (config, class names, data
+description) is plain dicts, lists, strings and numbers.
+"""
 
 from __future__ import annotations
 
+import pickle
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -10,52 +18,138 @@ from omegaconf import OmegaConf
 
 from litexp.errors import CheckpointError
 
+PLAIN = (str, int, float, bool, type(None))
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return (text.splitlines()[0] if text else type(err).__name__)[:200]
+
+
+def _check_plain(value: Any, where: str, path: Path) -> None:
+    """Raise unless ``value`` is made of dicts, lists and scalars only."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CheckpointError(f"checkpoint {path}: {where} has a non-string key {key!r}")
+            _check_plain(item, f"{where}.{key}", path)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_plain(item, f"{where}[{i}]", path)
+    elif not isinstance(value, PLAIN):
+        raise CheckpointError(
+            f"checkpoint {path}: {where} is a {type(value).__name__}, not plain data"
+        )
+
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a checkpoint without executing pickled code (``weights_only=True``).
 
     Raises:
-        CheckpointError: missing, truncated/corrupt, unsafe, or not written by litexp.
+        CheckpointError: missing, empty, truncated/corrupt, unsafe, or not written by
+            litexp; the message names the file.
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist: give ckpt_path=<a .ckpt file>")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): use another checkpoint")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(
+            f"checkpoint {path} is truncated or not a torch checkpoint (no zip archive inside): "
+            "use another checkpoint"
+        )
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for bad files
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    except pickle.UnpicklingError as err:
+        # torch's safe unpickler refuses any global it does not know: code, classes, ...
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        what = f"it refers to {found.group(1)}" if found else _first_line(err)
         raise CheckpointError(
-            f"checkpoint {path} cannot be read safely (truncated, corrupt or containing "
-            f"code): {reason[:200]}"
+            f"checkpoint {path} was refused: it holds objects that safe loading does not "
+            f"allow, which could run code ({what}); only load checkpoints written by litexp"
+        ) from None
+    except Exception as err:  # torch raises many types for damaged archives
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read (truncated or corrupt): {_first_line(err)}"
         ) from None
     if not isinstance(ckpt, dict) or "litexp" not in ckpt or "state_dict" not in ckpt:
         raise CheckpointError(
             f"checkpoint {path} was not written by litexp train.py (no 'litexp' metadata)"
         )
+    meta = ckpt["litexp"]
+    _check_plain(meta, "litexp", path)
+    if not isinstance(meta, dict) or not {"config", "data"} <= meta.keys():
+        raise CheckpointError(f"checkpoint {path}: its litexp metadata lacks config or data")
+    if not all(isinstance(t, torch.Tensor) for t in ckpt["state_dict"].values()):
+        raise CheckpointError(f"checkpoint {path}: its state_dict holds non-tensor values")
     return ckpt
 
 
+def check_fits(ckpt: dict[str, Any], model: torch.nn.Module, path: str | Path) -> None:
+    """Raise a CheckpointError naming the first weight whose name or shape differs."""
+    own = model.state_dict()
+    theirs = ckpt["state_dict"]
+    cfg = ckpt["litexp"]["config"].get("model", {})
+    held = (
+        f"it holds {cfg.get('_target_', '?')} for "
+        f"{ckpt['litexp']['data'].get('num_classes', '?')} classes"
+    )
+    missing = [k for k in own if k not in theirs]
+    unexpected = [k for k in theirs if k not in own]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"checkpoint {path} does not fit this model ({held}): weights "
+            f"{', '.join((missing or unexpected)[:3])} "
+            f"{'missing from' if missing else 'unknown to'} the checkpoint's model; "
+            "use the model and data options the checkpoint was trained with"
+        )
+    for key, tensor in own.items():
+        if tuple(theirs[key].shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"checkpoint {path} does not fit this model ({held}): {key} has shape "
+                f"{tuple(theirs[key].shape)} in the checkpoint, {tuple(tensor.shape)} here; "
+                "use the model and data options the checkpoint was trained with"
+            )
+
+
+def run_config(ckpt: dict[str, Any]) -> Any:
+    """The run's config, as needed to rebuild its model offline from the checkpoint alone.
+
+    A model may store ``litexp.rebuild_overrides.model`` (e.g. TimmTransfer: no
+    pretrained download, no weights file, its preprocessing spelt out): the state dict
+    holds every weight anyway.
+    """
+    cfg = OmegaConf.create(ckpt["litexp"]["config"])
+    for key, value in ckpt["litexp"].get("rebuild_overrides", {}).get("model", {}).items():
+        cfg.model[key] = value
+    return cfg
+
+
 def rebuild(
-    ckpt: dict[str, Any], data_overrides: dict[str, Any] | None = None
+    ckpt: dict[str, Any], data_overrides: dict[str, Any] | None = None, path: str | Path = "?"
 ) -> tuple[Any, Any, Any]:
     """The run's config, datamodule and model (with the checkpoint's weights, in eval mode).
 
     Args:
         ckpt: from ``load_checkpoint``.
         data_overrides: keys of the ``data`` config to replace, e.g. ``{"data_dir": ...}``.
+        path: the checkpoint's file, for messages.
     """
     from litexp.train import build_data_and_model
 
-    cfg = OmegaConf.create(ckpt["litexp"]["config"])
+    cfg = run_config(ckpt)
     for key, value in (data_overrides or {}).items():
         if value is not None:
             cfg.data[key] = value
     datamodule, model = build_data_and_model(cfg.data, cfg.model)
-    try:
-        model.load_state_dict(ckpt["state_dict"])
-    except RuntimeError as err:
+    trained_for = ckpt["litexp"]["data"].get("num_classes")
+    if trained_for is not None and datamodule.num_classes != trained_for:
         raise CheckpointError(
-            f"checkpoint weights do not fit the model: {str(err).splitlines()[0]}"
-        ) from None
+            f"checkpoint {path} was trained for {trained_for} classes, but the data now has "
+            f"{datamodule.num_classes}: point data_dir at the data it was trained on"
+        )
+    check_fits(ckpt, model, path)
+    model.load_state_dict(ckpt["state_dict"])
     model.eval()
     return cfg, datamodule, model

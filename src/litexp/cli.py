@@ -10,7 +10,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from litexp.config import register_resolvers
-from litexp.errors import USER_ERRORS
+from litexp.errors import USER_ERRORS, Interrupted, TrainingError
 
 register_resolvers()
 
@@ -25,9 +25,15 @@ for _message in (
 
 
 def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
-    """Run ``task(cfg)``; a user error becomes one line on stderr and exit status 2."""
+    """Run ``task(cfg)``; a user error becomes one line on stderr and exit status 2.
+
+    A failed training (NaN loss) is one line and exit status 1; a stop on SIGTERM/SIGINT
+    (the task has printed the resume command) exits with 128 + the signal's number.
+    """
     try:
         return task(cfg)
-    except USER_ERRORS as err:
+    except Interrupted as stop:
+        sys.exit(128 + stop.signum)
+    except (*USER_ERRORS, TrainingError) as err:
         print(f"litexp: error: {err}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(1 if isinstance(err, TrainingError) else 2)

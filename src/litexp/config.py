@@ -25,9 +25,14 @@ def _run_id() -> str:
 
 
 def register_resolvers() -> None:
-    """Register ``${run_id:}`` (cached per config, so a run resolves it once)."""
+    """Register ``${run_id:}`` (cached per config, so a run resolves it once) and
+    ``${run_dir:...}`` (the new run's directory, or the one ``resume=`` names)."""
     if not OmegaConf.has_resolver("run_id"):
         OmegaConf.register_new_resolver("run_id", _run_id, use_cache=True)
+    if not OmegaConf.has_resolver("run_dir"):
+        from litexp.run_dir import resolve_run_dir
+
+        OmegaConf.register_new_resolver("run_dir", resolve_run_dir, use_cache=True)
 
 
 def build(node: DictConfig, group: str, **kwargs: Any) -> Any:
@@ -47,7 +52,10 @@ def build(node: DictConfig, group: str, **kwargs: Any) -> Any:
             # Our constructors start their messages with "key=value": prefix the group.
             where = f"{group}." if re.match(r"^\w+=", msg) else f"{group}: "
             raise ConfigError(f"{where}{msg} (in {target})") from None
-        raise ConfigError(f"{group}: cannot build {target}: {str(err).splitlines()[0]}") from err
+        # Other exceptions (e.g. Lightning's MisconfigurationException) say what is wrong
+        # in their own first line; Hydra's wrapper only names the target.
+        reason = (str(cause).strip() or type(cause).__name__).splitlines()[0]
+        raise ConfigError(f"{group}: cannot build {target}: {reason}") from err
 
 
 def to_plain(cfg: DictConfig) -> dict:

@@ -14,3 +14,21 @@ class CheckpointError(ValueError):
 
 
 USER_ERRORS = (ConfigError, DataError, CheckpointError)
+
+
+class TrainingError(RuntimeError):
+    """Training itself failed (e.g. the loss became NaN); the run is marked failed."""
+
+
+class Interrupted(Exception):
+    """Stopped on a signal after saving a checkpoint.
+
+    Attributes:
+        signum: the signal; the process exits with status 128 + signum.
+        resume_command: the command that continues the run.
+    """
+
+    def __init__(self, message: str, signum: int, resume_command: str = "") -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.resume_command = resume_command

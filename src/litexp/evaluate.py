@@ -19,7 +19,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     ``cfg.data_dir`` (optional) points at the data if it moved since training.
     """
     ckpt = load_checkpoint(cfg.ckpt_path)
-    run_cfg, datamodule, model = rebuild(ckpt, {"data_dir": cfg.get("data_dir")})
+    run_cfg, datamodule, model = rebuild(ckpt, {"data_dir": cfg.get("data_dir")}, path=cfg.ckpt_path)
     L.seed_everything(run_cfg.seed, verbose=False)
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)

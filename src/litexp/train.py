@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -10,10 +12,20 @@ import lightning as L
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
+from litexp.callbacks.atomic_checkpoint import AtomicCheckpointIO
+from litexp.callbacks.graceful_stop import GracefulStop
+from litexp.callbacks.nan_guard import NanGuard
+from litexp.callbacks.rng_state import RngState
 from litexp.callbacks.run_metadata import RunMetadata
+from litexp.checkpoint import check_fits, load_checkpoint
 from litexp.config import build, to_plain
 from litexp.data.base import ClassificationData
+from litexp.errors import Interrupted
+from litexp.preflight import check_disk_space, check_run_config
 from litexp.results import METRICS_FILE, log_hparams, print_summary, scalars, write_json_atomic
+from litexp.resume import plan_resume, resume_command
+from litexp.run_dir import CHECKPOINT_DIR, check_writable
+from litexp.run_info import write_run_info
 
 FINAL_METRICS = ("train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc")
 
@@ -30,16 +42,41 @@ def build_data_and_model(
         class_names=datamodule.class_names,
         **({"input_shape": datamodule.input_shape} if datamodule.input_shape else {}),
     )
+    # Image folders are prepared as the model's weights expect (size, crop, mean, std).
+    if hasattr(datamodule, "set_preprocessing") and getattr(model, "preprocessing", None):
+        datamodule.set_preprocessing(model.preprocessing)
     return datamodule, model
 
 
-def build_trainer(cfg: DictConfig, extra_callbacks: list[L.Callback]) -> L.Trainer:
-    loggers = [build(node, "logger") for node in (cfg.get("logger") or {}).values() if node]
+def build_trainer(
+    cfg: DictConfig, extra_callbacks: list[L.Callback], purge_step: int | None = None
+) -> L.Trainer:
+    """The Trainer with the configured loggers and callbacks, plus ``extra_callbacks``.
+
+    ``purge_step``: when resuming, TensorBoard hides the events a stopped process wrote
+    at or after this step, so the resumed curves have no duplicated steps.
+    """
+
+    def logger_kwargs(node: DictConfig) -> dict[str, Any]:
+        is_tb = str(node.get("_target_", "")).endswith("TensorBoardLogger")
+        return {"purge_step": purge_step} if is_tb and purge_step is not None else {}
+
+    loggers = [
+        build(node, "logger", **logger_kwargs(node))
+        for node in (cfg.get("logger") or {}).values()
+        if node
+    ]
     callbacks = [build(node, "callbacks") for node in (cfg.get("callbacks") or {}).values() if node]
     if not loggers:  # LearningRateMonitor refuses to run without a logger
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    # Atomic saves and weights_only loads, unless the config brings its own plugins.
+    plugins = {} if cfg.trainer.get("plugins") else {"plugins": [AtomicCheckpointIO()]}
     return build(
-        cfg.trainer, "trainer", callbacks=callbacks + extra_callbacks, logger=loggers or False
+        cfg.trainer,
+        "trainer",
+        callbacks=callbacks + extra_callbacks,
+        logger=loggers or False,
+        **plugins,
     )
 
 
@@ -61,23 +98,85 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     Returns the dict written to ``<output_dir>/metrics.json``: ``metrics`` (final
     train/val metrics of the last epoch, test metrics of the best checkpoint),
-    ``best_checkpoint``, ``seed``, ``wall_time_s``, ``status``, ``run_dir``.
+    ``best_checkpoint``, ``seed``, ``wall_time_s``, ``status``, ``run_dir``. On any
+    error, ``metrics.json`` says ``status: failed`` with the ``error`` (a resumed run
+    whose setup fails keeps its files as they were); on SIGTERM/SIGINT it says
+    ``status: interrupted`` with the ``resume_command``.
     """
     start = time.perf_counter()
     out = Path(cfg.paths.output_dir)
+    check_writable(out)
     out.mkdir(parents=True, exist_ok=True)
+    resuming = bool(cfg.get("resume"))
+    record = {"seed": cfg.get("seed"), "run_dir": str(out), "metrics": {}}
+    touched = not resuming  # a resumed run's files are only rewritten once training starts
+    try:
+        trainer, model, datamodule, resume_from = _setup(cfg, out)
+        touched = True
+        return _fit_and_test(cfg, out, (trainer, model, datamodule), resume_from, start)
+    except Interrupted as stop:
+        stop.resume_command = resume_command(out)
+        last = getattr(stop, "checkpoint", None)
+        _write_end(
+            out,
+            record,
+            start,
+            "interrupted",
+            str(stop),
+            last_checkpoint=last,
+            resume_command=stop.resume_command,
+        )
+        print(f"litexp: {stop}. Resume with:\n  {stop.resume_command}", file=sys.stderr)
+        raise
+    except BaseException as err:
+        if touched:
+            _write_end(out, record, start, "failed", f"{type(err).__name__}: {first_line(err)}")
+        raise
+
+
+def _setup(
+    cfg: DictConfig, out: Path
+) -> tuple[L.Trainer, L.LightningModule, ClassificationData, str | None]:
+    """Every check that can fail before training, then the trainer; writes run.json.
+
+    Also returns the checkpoint to continue from (``resume=`` or ``ckpt_path=``), if any.
+    """
+    check_run_config(cfg)
+    plan = plan_resume(cfg, out) if cfg.get("resume") else None
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-
     datamodule, model = build_data_and_model(cfg.data, cfg.model)
+    if cfg.get("ckpt_path"):  # fail now, not after Lightning has set everything up
+        check_fits(load_checkpoint(cfg.ckpt_path), model, cfg.ckpt_path)
+    check_disk_space(out, model)
     plain = to_plain(cfg)
-    trainer = build_trainer(cfg, [RunMetadata(plain, datamodule.describe())])
+    safety = [RngState(), NanGuard(), GracefulStop(out / CHECKPOINT_DIR)]
+    trainer = build_trainer(
+        cfg,
+        [RunMetadata(plain, datamodule.describe()), *safety],
+        purge_step=plan.step if plan else None,
+    )
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    write_run_info(out, plain)
+    return trainer, model, datamodule, str(plan.checkpoint) if plan else cfg.get("ckpt_path")
 
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+
+def _fit_and_test(
+    cfg: DictConfig,
+    out: Path,
+    built: tuple[L.Trainer, L.LightningModule, ClassificationData],
+    resume_from: str | None,
+    start: float,
+) -> dict[str, Any]:
+    trainer, model, datamodule = built
+    if resume_from:
+        print(f"litexp: continuing from {resume_from}", file=sys.stderr)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     fit_metrics = scalars({k: v for k, v in trainer.callback_metrics.items() if k in FINAL_METRICS})
 
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
+    trainer.test(
+        model, datamodule=datamodule, ckpt_path=best or None, verbose=False, weights_only=True
+    )
     metrics = {
         **fit_metrics,
         **scalars({k: v for k, v in trainer.callback_metrics.items() if k.startswith("test/")}),
@@ -104,3 +203,26 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         log_hparams(trainer.loggers, hparams_of(cfg), metrics)
         print_summary(summary)
     return summary
+
+
+def first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _write_end(
+    out: Path, record: dict[str, Any], start: float, status: str, error: str, **extra: Any
+) -> None:
+    """``metrics.json`` for a run that did not complete (rank zero only)."""
+    if int(os.environ.get("LOCAL_RANK", 0)) != 0 or int(os.environ.get("NODE_RANK", 0)) != 0:
+        return
+    last = out / CHECKPOINT_DIR / "last.ckpt"
+    extra.setdefault("last_checkpoint", str(last) if last.is_file() else None)
+    summary = {
+        **record,
+        "status": status,
+        "error": error,
+        "wall_time_s": round(time.perf_counter() - start, 3),
+        **extra,
+    }
+    write_json_atomic(out / METRICS_FILE, summary)

@@ -8,6 +8,8 @@ plain ``DataLoader`` with a ``BatchSampler``, so Lightning can swap in a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
@@ -32,6 +34,27 @@ class TensorSplit(Dataset):
         return tuple(t[idx] for t in self.tensors)
 
 
+class EpochShuffle(RandomSampler):
+    """A shuffle whose order depends on ``(seed, epoch)`` only.
+
+    Lightning calls ``set_epoch`` before every epoch, a resumed run's first one
+    included, so a run resumed at epoch e sees the batches an uninterrupted run saw
+    (a generator carried across epochs would restart from epoch 0's order).
+    """
+
+    def __init__(self, data_source: Dataset, seed: int) -> None:
+        super().__init__(data_source)
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        self.generator = torch.Generator().manual_seed((self.seed + self.epoch * 0x9E3779B9) % 2**63)
+        return super().__iter__()
+
+
 def _as_is(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
     # The batch is already stacked by TensorSplit.__getitems__ (module-level: picklable).
     return batch
@@ -46,7 +69,12 @@ def tensor_loader(
     pin_memory: bool = False,
 ) -> DataLoader:
     """A DataLoader over ``split`` yielding stacked batches, shuffled by index."""
-    sampler = RandomSampler(split, generator=generator) if shuffle else SequentialSampler(split)
+    if not shuffle:
+        sampler = SequentialSampler(split)
+    elif generator is not None:  # seeded: the order follows (seed, epoch)
+        sampler = EpochShuffle(split, generator.initial_seed())
+    else:
+        sampler = RandomSampler(split)
     return DataLoader(
         split,
         batch_sampler=BatchSampler(sampler, batch_size=batch_size, drop_last=False),

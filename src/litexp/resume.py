@@ -1,0 +1,109 @@
+"""Continuing a stopped run: which checkpoint, is it the same experiment, the command."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from litexp.checkpoint import load_checkpoint
+from litexp.config import to_plain
+from litexp.errors import CheckpointError, ConfigError
+from litexp.run_dir import CHECKPOINT_DIR
+
+# Keys that may differ between the first run and its resumption: where data lives,
+# how it is loaded, how long to train.
+MAY_DIFFER = {"data_dir", "cache_dir", "num_workers", "pin_memory", "persistent_workers"}
+
+
+@dataclass
+class ResumePlan:
+    """What ``train`` needs to continue a run."""
+
+    checkpoint: Path
+    step: int  # the logging step the checkpoint reached: TensorBoard purges events from here
+
+
+def checkpoints_newest_first(run_dir: Path) -> list[Path]:
+    """``last.ckpt`` first (the latest state), then the others, newest first."""
+    folder = run_dir / CHECKPOINT_DIR
+    found = sorted(folder.glob("*.ckpt"), key=lambda p: p.stat().st_mtime, reverse=True)
+    return sorted(found, key=lambda p: p.name != "last.ckpt")
+
+
+def logging_step(ckpt: dict[str, Any]) -> int:
+    """The step the loggers had reached (``_batches_that_stepped``), else the global step."""
+    try:
+        loop = ckpt["loops"]["fit_loop"]["epoch_loop.state_dict"]
+        return int(loop["_batches_that_stepped"])
+    except (KeyError, TypeError, ValueError):
+        return int(ckpt.get("global_step", 0))
+
+
+def differences(saved: Any, current: Any, prefix: str) -> list[str]:
+    """``key: saved -> current`` for every differing leaf, ignoring ``MAY_DIFFER`` keys."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        out = []
+        for key in sorted(set(saved) | set(current)):
+            if key in MAY_DIFFER:
+                continue
+            out += differences(saved.get(key), current.get(key), f"{prefix}.{key}")
+        return out
+    return [] if saved == current else [f"{prefix}={saved!r} (now {current!r})"]
+
+
+def check_same_experiment(saved: dict[str, Any], cfg: DictConfig, run_dir: Path) -> None:
+    """Refuse to continue a run with another model, data or seed."""
+    now = to_plain(cfg)
+    diffs = [d for key in ("model", "data") for d in differences(saved.get(key), now.get(key), key)]
+    if saved.get("seed") != now.get("seed"):
+        diffs.append(f"seed={saved.get('seed')!r} (now {now.get('seed')!r})")
+    if diffs:
+        raise ConfigError(
+            f"resume={run_dir}: that run was trained with {'; '.join(diffs[:4])}: give the "
+            f"same overrides as the first run (its command is in {run_dir / 'run.json'})"
+        )
+
+
+def plan_resume(cfg: DictConfig, run_dir: Path) -> ResumePlan:
+    """The newest readable checkpoint of ``run_dir``, checked against the config.
+
+    A damaged checkpoint (e.g. truncated by a full disk) is skipped with a notice on
+    stderr, falling back to the next newest.
+    """
+    for leftover in (run_dir / CHECKPOINT_DIR).glob("*.tmp"):  # a save a kill interrupted
+        leftover.unlink(missing_ok=True)
+    candidates = checkpoints_newest_first(run_dir)
+    problems = []
+    for path in candidates:
+        try:
+            ckpt = load_checkpoint(path)
+        except CheckpointError as err:
+            problems.append(str(err))
+            continue
+        if problems:
+            print(
+                f"litexp: {'; '.join(problems)}; resuming from {path.name} instead",
+                file=sys.stderr,
+            )
+        check_same_experiment(ckpt["litexp"]["config"], cfg, run_dir)
+        return ResumePlan(checkpoint=path, step=logging_step(ckpt))
+    raise CheckpointError(
+        f"resume={run_dir}: no readable checkpoint in {run_dir / CHECKPOINT_DIR} "
+        f"({'; '.join(problems) or 'none found'}): start a new run without resume="
+    )
+
+
+def resume_command(run_dir: Path, overrides: list[str] | None = None) -> str:
+    """``python train.py <the run's overrides> resume=<run_dir>``."""
+    if overrides is None:
+        from hydra.core.hydra_config import HydraConfig
+
+        overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    kept = [o for o in overrides if not o.lstrip("+~").startswith(("resume=", "hydra."))]
+    script = Path(sys.argv[0]).name if sys.argv and sys.argv[0].endswith(".py") else "train.py"
+    return shlex.join(["python", script, *kept, f"resume={run_dir}"])

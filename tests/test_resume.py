@@ -1,0 +1,137 @@
+"""Nothing lost: a killed run resumes to the metrics of one that never stopped;
+SIGTERM/SIGINT save and say how to resume; a damaged last.ckpt falls back."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+from litexp.checkpoint import load_checkpoint
+from litexp.errors import Interrupted
+from litexp.train import train
+from tests.conftest import ROOT, only_run_dir, read_metrics, run_cli
+
+# Circles, 11 batches an epoch; long enough to kill after the first checkpoint.
+OVERRIDES = ["trainer=cpu", "trainer.max_epochs=14", "seed=7", "callbacks.progress_bar=null"]
+
+
+def start_cli(*args: str, log_root: Path) -> subprocess.Popen:
+    """``python train.py args...`` in the background, logs under ``log_root`` (as run_cli)."""
+    env = {**os.environ, "LITEXP_LOG_DIR": str(log_root / "logs")}
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def tensorboard_points(run_dir: Path) -> Counter:
+    """(tag, step) of every scalar TensorBoard shows, applying its purge-on-restart rule."""
+    points: list[tuple[str, int]] = []
+    for path in sorted((run_dir / "tensorboard").glob("events.out.tfevents.*")):
+        for event in EventFileLoader(str(path)).Load():
+            if event.HasField("session_log") and event.session_log.status == 1:  # START
+                points = [p for p in points if p[1] < event.step]
+            points += [(v.tag, event.step) for v in event.summary.value]
+    return Counter(p for p in points if not p[0].startswith("_hparams_"))
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_metrics_and_curves(tmp_path):
+    reference = start_cli(*OVERRIDES, log_root=tmp_path / "ref")
+    victim = start_cli(*OVERRIDES, log_root=tmp_path / "victim")
+    runs = tmp_path / "victim" / "logs" / "train" / "runs"
+    deadline = time.monotonic() + 120
+    while not list(runs.glob("*/checkpoints/last.ckpt")):
+        assert victim.poll() is None, (
+            f"run ended before its first checkpoint: {victim.stderr.read()}"
+        )
+        assert time.monotonic() < deadline, "no checkpoint after 120 s"
+        time.sleep(0.05)
+    time.sleep(random.uniform(0, 0.4))  # an arbitrary step, maybe in the middle of a save
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    run_dir = next(runs.iterdir())
+    assert not (run_dir / "metrics.json").exists(), "killed too late: the run had finished"
+    assert reference.wait(timeout=300) == 0, reference.stderr.read()
+
+    resumed = run_cli("train.py", *OVERRIDES, "resume=latest", cwd=tmp_path / "victim")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"continuing from {run_dir}" in resumed.stderr
+    ref_dir = only_run_dir(tmp_path / "ref" / "logs")
+    assert only_run_dir(tmp_path / "victim" / "logs") == run_dir  # same run directory
+    got, want = read_metrics(run_dir), read_metrics(ref_dir)
+    assert got["status"] == "completed"
+    assert got["metrics"] == want["metrics"]  # bit for bit on the CPU
+    # The same TensorBoard run: every point once, none missing.
+    assert tensorboard_points(run_dir) == tensorboard_points(ref_dir)
+
+
+class SendSignal(L.Callback):
+    """Test helper: the process signals itself at a given global step."""
+
+    def __init__(self, signum: int, at_step: int) -> None:
+        self.signum, self.at_step = signum, at_step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == self.at_step:
+            os.kill(os.getpid(), self.signum)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_saves_a_checkpoint_and_prints_the_resume_command(
+    make_cfg, tmp_path, capsys, signum
+):
+    run_dir = tmp_path / "run"
+    small = ["trainer.max_epochs=3", "logger=none", "callbacks.progress_bar=null"]
+    sender = [
+        f"+callbacks.signal._target_={__name__}.SendSignal",
+        f"+callbacks.signal.signum={int(signum)}",
+        "+callbacks.signal.at_step=15",  # the middle of epoch 1
+    ]
+    with pytest.raises(Interrupted) as stop:
+        train(make_cfg(*small, *sender))
+    assert stop.value.signum == signum
+    err = capsys.readouterr().err
+    assert f"stopped on {signal.Signals(signum).name}" in err
+    assert f"resume={run_dir}" in err and "Resume with:" in err
+    summary = read_metrics(run_dir)
+    assert summary["status"] == "interrupted"
+    assert summary["resume_command"] == stop.value.resume_command
+    ckpt = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    assert ckpt["global_step"] == 16  # the batch that was running finished first
+    assert signal.getsignal(signum) is not None  # our handler was taken down again
+
+    summary = train(make_cfg(*small, f"resume={run_dir}"))
+    assert summary["status"] == "completed"
+    final = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    assert final["global_step"] == 3 * 11 and final["epoch"] == 2
+
+
+def test_damaged_last_checkpoint_falls_back_to_the_newest_valid_one(make_cfg, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    small = ["logger=none", "callbacks.progress_bar=null"]
+    train(make_cfg("trainer.max_epochs=2", *small))
+    last = run_dir / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:1000])  # as a full disk would leave it
+    capsys.readouterr()
+    summary = train(make_cfg("trainer.max_epochs=3", *small, f"resume={run_dir}"))
+    err = capsys.readouterr().err
+    assert f"checkpoint {last} is truncated" in err or f"checkpoint {last} cannot be read" in err
+    assert "resuming from epoch001" in err
+    assert summary["status"] == "completed"
+    assert torch.isfinite(torch.tensor(summary["metrics"]["test/acc"]))
