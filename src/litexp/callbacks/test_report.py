@@ -1,0 +1,151 @@
+"""What the model gets wrong, in TensorBoard: per-class accuracy, confusion matrix, mistakes.
+
+Everything stays on the device during the test loop (metric states, and a fixed number
+of candidate mistakes per batch), so there is no host sync per step; the report is
+drawn once, at the end of the test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+import torchmetrics
+from lightning.pytorch.loggers import TensorBoardLogger
+
+
+def _tag(name: str) -> str:
+    return name.replace("/", "_").replace(" ", "_")  # "T-shirt/top" would nest a tag
+
+
+def _figure_image(fig: Any) -> np.ndarray:
+    """(H, W, 3) uint8 pixels of a matplotlib figure (drawn without pyplot)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def confusion_figure(matrix: np.ndarray, class_names: list[str]) -> np.ndarray:
+    """The confusion matrix (rows: true class, columns: predicted) as an image."""
+    from matplotlib.figure import Figure
+
+    n = len(class_names)
+    size = max(4.0, 0.55 * n + 2)
+    fig = Figure(figsize=(size, size), dpi=80)
+    ax = fig.add_subplot()
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(n), class_names, rotation=90)
+    ax.set_yticks(range(n), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if n <= 20:
+        top = matrix.max() or 1
+        for i in range(n):
+            for j in range(n):
+                color = "white" if matrix[i, j] > top / 2 else "black"
+                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7, color=color)
+    fig.tight_layout()
+    return _figure_image(fig)
+
+
+def mistakes_figure(
+    images: torch.Tensor, true: torch.Tensor, pred: torch.Tensor, class_names: list[str]
+) -> np.ndarray:
+    """A grid of images ``(N, C, H, W)``, each captioned with its true and predicted class."""
+    from matplotlib.figure import Figure
+
+    cols = 8
+    rows = max(1, -(-len(images) // cols))
+    fig = Figure(figsize=(cols * 1.3, rows * 1.6), dpi=80)
+    for k, (img, t, p) in enumerate(zip(images, true.tolist(), pred.tolist(), strict=True)):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        img = img.float()
+        img = (img - img.min()) / (img.max() - img.min() + 1e-8)  # undo any normalisation
+        if img.shape[0] == 1:
+            ax.imshow(img[0].numpy(), cmap="gray")
+        else:
+            ax.imshow(img[:3].permute(1, 2, 0).numpy())
+        ax.set_title(f"true: {class_names[t]}\npred: {class_names[p]}", fontsize=7)
+        ax.axis("off")
+    fig.tight_layout()
+    return _figure_image(fig)
+
+
+class TestReport(L.Callback):
+    """At the end of a test run: per-class accuracy for every logger; for TensorBoard,
+    a confusion matrix image and a grid of misclassified images (when inputs are images).
+
+    Args:
+        max_images: how many misclassified test images to show.
+    """
+
+    def __init__(self, max_images: int = 32) -> None:
+        if isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 0:
+            raise ValueError(f"max_images={max_images!r} is invalid: must be an integer >= 0")
+        self.max_images = max_images
+        self._active = False
+
+    def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Nothing to report to (no logger, or fast_dev_run's dummy one): cost nothing.
+        self._active = bool(trainer.loggers) and not trainer.fast_dev_run
+        if not self._active:
+            return
+        n = pl_module.num_classes
+        self._confmat = torchmetrics.ConfusionMatrix(task="multiclass", num_classes=n)
+        self._confmat = self._confmat.to(pl_module.device)
+        self._class_acc = torchmetrics.Accuracy(task="multiclass", num_classes=n, average=None)
+        self._class_acc = self._class_acc.to(pl_module.device)
+        self._candidates: list[tuple[torch.Tensor, ...]] = []
+
+    def on_test_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if not self._active or not isinstance(outputs, dict) or "logits" not in outputs:
+            return
+        logits, target = outputs["logits"], outputs["target"]
+        pred = (logits.squeeze(-1) > 0).long() if pl_module.binary else logits.argmax(-1)
+        self._confmat.update(pred, target)
+        self._class_acc.update(pred, target)
+        x = batch[0]
+        if self.max_images and x.ndim == 4 and x.shape[1] in (1, 3):
+            # Wrong ones first, a fixed number per batch: no data-dependent shapes, no sync.
+            wrong = pred != target
+            first = torch.argsort((~wrong).to(torch.uint8), stable=True)[: self.max_images]
+            self._candidates.append((x[first].detach(), target[first], pred[first], wrong[first]))
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self._active:
+            return
+        names = list(pl_module.class_names)
+        per_class = self._class_acc.compute().cpu()
+        metrics = {
+            f"test/class_acc/{_tag(c)}": float(a) for c, a in zip(names, per_class, strict=True)
+        }
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=trainer.global_step)
+        writers = [lg.experiment for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
+        if writers and trainer.is_global_zero:
+            matrix = self._confmat.compute().cpu().numpy()
+            images = {"test/confusion_matrix": confusion_figure(matrix, names)}
+            if self._candidates:
+                x, t, p, wrong = (
+                    torch.cat(parts).cpu() for parts in zip(*self._candidates, strict=True)
+                )
+                keep = wrong.nonzero().squeeze(1)[: self.max_images]
+                if len(keep):
+                    images["test/misclassified"] = mistakes_figure(x[keep], t[keep], p[keep], names)
+            for writer in writers:
+                for tag, img in images.items():
+                    writer.add_image(tag, img, trainer.global_step, dataformats="HWC")
+                writer.flush()
+        self._candidates = []
