@@ -1,0 +1,17 @@
+"""Classify images: python predict.py ckpt_path=<file.ckpt> input=<image or folder>"""
+
+import hydra
+from omegaconf import DictConfig
+
+from litexp.cli import run_task
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="predict")
+def main(cfg: DictConfig) -> None:
+    from litexp.predict import predict  # torch loads only once Hydra has accepted the config
+
+    run_task(predict, cfg)
+
+
+if __name__ == "__main__":
+    main()
