@@ -22,11 +22,12 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from hydra_plugins.litexp_optuna_sweeper._search_space import parse_search_space
 from litexp.results import METRICS_FILE
-from litexp.sweep.optuna_storage import open_storage, storage_url
+from litexp.sweep.optuna_storage import median_pruner, open_storage, storage_url
 from litexp.sweep.pruning import PRUNED_ATTR
 from litexp.sweep.summary import TRIAL_FILE
 
@@ -76,14 +77,7 @@ class OptunaSweeperImpl:
     def _study(self, url: str) -> tuple[optuna.Study, optuna.storages.BaseStorage]:
         cfg = self.cfg
         storage = open_storage(url)
-        pruner = (
-            optuna.pruners.MedianPruner(
-                n_startup_trials=cfg.pruner.n_startup_trials,
-                n_warmup_steps=cfg.pruner.n_warmup_steps,
-            )
-            if cfg.pruner.enabled
-            else optuna.pruners.NopPruner()
-        )
+        pruner = median_pruner(**OmegaConf.to_container(cfg.pruner))
         study = optuna.create_study(
             study_name=cfg.study_name,
             storage=storage,
@@ -114,8 +108,11 @@ class OptunaSweeperImpl:
             if worker_host != host or not pid.isdigit() or _alive(int(pid)):
                 continue
             trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
-            storage.set_trial_user_attr(trial_id, INTERRUPTED_ATTR, True)
-            storage.set_trial_state_values(trial_id, TrialState.FAIL)
+            try:  # another worker may be recovering the same trial right now
+                storage.set_trial_user_attr(trial_id, INTERRUPTED_ATTR, True)
+                storage.set_trial_state_values(trial_id, TrialState.FAIL)
+            except UpdateFinishedTrialError:
+                continue
             study.enqueue_trial(trial.params, user_attrs={"litexp_retry_of": trial.number})
             log.warning(
                 f"trial {trial.number} was interrupted (process {pid} is gone): queued again"

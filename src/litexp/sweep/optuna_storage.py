@@ -43,10 +43,23 @@ def open_storage(url: str) -> BaseStorage:
     return RDBStorage(url)
 
 
-def load_trial(url: str, study_name: str, number: int) -> optuna.trial.Trial:
+def median_pruner(
+    enabled: bool = True, n_startup_trials: int = 5, n_warmup_steps: int = 0
+) -> optuna.pruners.BasePruner:
+    """The sweeper's pruner (the storage does not keep it: each job builds the same one)."""
+    if not enabled:
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(
+        n_startup_trials=n_startup_trials, n_warmup_steps=n_warmup_steps
+    )
+
+
+def load_trial(
+    url: str, study_name: str, number: int, pruner: optuna.pruners.BasePruner
+) -> optuna.trial.Trial:
     """Trial ``number`` of a study, from another process (a job reporting to its trial)."""
     storage = open_storage(url)
-    study = optuna.load_study(study_name=study_name, storage=storage)
+    study = optuna.load_study(study_name=study_name, storage=storage, pruner=pruner)
     study_id = storage.get_study_id_from_name(study_name)
     trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
     return optuna.trial.Trial(study, trial_id)

@@ -10,10 +10,11 @@ only rank zero talks to the study; the decision is broadcast to the other ranks.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import lightning as L
 
-from litexp.sweep.optuna_storage import load_trial
+from litexp.sweep.optuna_storage import load_trial, median_pruner
 
 PRUNED_ATTR = "pruned_at_epoch"  # user attribute the sweeper reads to mark the trial pruned
 
@@ -27,6 +28,8 @@ class OptunaPruning(L.Callback):
         storage: the study's storage (``litexp.sweep.optuna_storage.storage_url``).
         trial: the trial number; ``None`` (a run outside an Optuna sweep, or a DDP rank
             other than zero) only joins the broadcast of the decision.
+        pruner: the sweeper's pruner settings (``enabled``, ``n_startup_trials``,
+            ``n_warmup_steps``): the storage does not keep them.
     """
 
     def __init__(
@@ -35,11 +38,13 @@ class OptunaPruning(L.Callback):
         study_name: str | None = None,
         storage: str | None = None,
         trial: int | None = None,
+        pruner: dict[str, Any] | None = None,
     ) -> None:
         self.monitor = monitor
         self.study_name = study_name
         self.storage = storage
         self.trial_number = trial
+        self.pruner = dict(pruner or {})
         self._trial = None
         self.pruned_at_epoch: int | None = None
 
@@ -50,7 +55,8 @@ class OptunaPruning(L.Callback):
             and self.storage
             and self.study_name
         ):
-            self._trial = load_trial(self.storage, self.study_name, int(self.trial_number))
+            pruner = median_pruner(**self.pruner)
+            self._trial = load_trial(self.storage, self.study_name, int(self.trial_number), pruner)
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:

@@ -1,0 +1,92 @@
+"""The sweep summary: one row per job, sorted by the objective, failures kept and reported."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from litexp.sweep.summary import SUMMARY_CSV, SUMMARY_MD, collect, sort_rows, summarize
+from tests.conftest import run_cli
+
+# Tiny and fast: 200 points, one epoch, no progress bar.
+TINY = [
+    "trainer=cpu",
+    "trainer.max_epochs=1",
+    "data=circles",
+    "data.n_samples=200",
+    "callbacks.progress_bar=null",
+]
+
+
+def _job(sweep: Path, name: str, overrides: list[str], result: dict | None) -> None:
+    job = sweep / name
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    if result is not None:
+        (job / "metrics.json").write_text(json.dumps(result))
+
+
+def _done(acc: float, loss: float) -> dict:
+    metrics = {"val/acc": acc, "val/loss": loss, "test/acc": acc, "train/loss": 0.1}
+    return {"status": "completed", "metrics": metrics, "wall_time_s": 1.5}
+
+
+def test_rows_sorted_by_objective_with_failed_and_incomplete_last(tmp_path: Path) -> None:
+    _job(tmp_path, "0", ["model.lr=0.001"], _done(0.7, 0.6))
+    _job(tmp_path, "1", ["model.lr=-1"], {"status": "failed", "error": "ConfigError: lr\nmore"})
+    _job(tmp_path, "2", ["model.lr=0.01"], _done(0.9, 0.2))
+    _job(tmp_path, "10", ["model.lr=0.1"], None)  # killed: no metrics.json
+
+    rows = summarize(tmp_path, "val/acc", "maximize")
+
+    assert [r.job for r in rows] == ["2", "0", "1", "10"]
+    assert [r.status for r in rows] == ["completed", "completed", "failed", "incomplete"]
+    assert rows[2].error == "ConfigError: lr"  # the first line only
+    assert "train/loss" not in rows[0].metrics  # final val/test metrics only
+    with open(tmp_path / SUMMARY_CSV) as f:
+        table = list(csv.DictReader(f))
+    assert [t["overrides"] for t in table] == [
+        "model.lr=0.01",
+        "model.lr=0.001",
+        "model.lr=-1",
+        "model.lr=0.1",
+    ]
+    assert float(table[0]["val/acc"]) == pytest.approx(0.9)
+    assert table[0]["wall_time_s"] == "1.5"
+    md = (tmp_path / SUMMARY_MD).read_text()
+    assert md.splitlines()[0].startswith("| job | status | val/acc | val/loss | test/acc")
+    assert "| 1 | failed |" in md and "ConfigError: lr" in md
+
+
+def test_minimize_puts_the_lowest_loss_first(tmp_path: Path) -> None:
+    _job(tmp_path, "0", ["a=1"], _done(0.7, 0.6))
+    _job(tmp_path, "1", ["a=2"], _done(0.9, 0.2))
+    rows = sort_rows(collect(tmp_path), "val/loss", "minimize")
+    assert [r.job for r in rows] == ["1", "0"]
+    with pytest.raises(ValueError, match="direction='down' is invalid"):
+        sort_rows(rows, "val/loss", "down")
+
+
+def test_sweep_with_a_failing_job_goes_on_and_exits_nonzero(tmp_path: Path) -> None:
+    """lr=-1 fails its job; the two others still train; the summary shows all three."""
+    proc = run_cli("train.py", "-m", "model.lr=0.05,-1,0.2", *TINY, cwd=tmp_path)
+
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "1 of 3 jobs failed" in proc.stderr
+    sweep = next((tmp_path / "logs" / "train" / "multiruns").iterdir())
+    with open(sweep / SUMMARY_CSV) as f:
+        table = list(csv.DictReader(f))
+    assert [t["status"] for t in table] == ["completed", "completed", "failed"]
+    assert "model.lr=-1" in table[2]["overrides"]
+    assert "lr=-1 is invalid" in table[2]["error"]
+    accs = [float(t["val/acc"]) for t in table[:2]]
+    assert accs == sorted(accs, reverse=True)
+    assert "sorted by val/acc" in proc.stdout
+    # One directory per job; each finished job has its own TensorBoard run with HPARAMS.
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1", "2"]
+    for job in ("0", "2"):
+        assert list((sweep / job / "tensorboard").glob("events.out.tfevents.*"))
