@@ -3,6 +3,7 @@ SIGTERM/SIGINT save and say how to resume; a damaged last.ckpt falls back."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -79,6 +80,10 @@ def test_killed_run_resumes_to_the_same_metrics_and_curves(tmp_path):
     assert got["metrics"] == want["metrics"]  # bit for bit on the CPU
     # The same TensorBoard run: every point once, none missing.
     assert tensorboard_points(run_dir) == tensorboard_points(ref_dir)
+    # run.json keeps the first command and adds the resumption.
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["command"].endswith("train.py " + " ".join(OVERRIDES))
+    assert [r["command"].split()[-1] for r in info["resumes"]] == ["resume=latest"]
 
 
 class SendSignal(L.Callback):

@@ -95,22 +95,25 @@ def check_fits(ckpt: dict[str, Any], model: torch.nn.Module, path: str | Path) -
         f"it holds {cfg.get('_target_', '?')} for "
         f"{ckpt['litexp']['data'].get('num_classes', '?')} classes"
     )
-    missing = [k for k in own if k not in theirs]
-    unexpected = [k for k in theirs if k not in own]
-    if missing or unexpected:
-        raise CheckpointError(
-            f"checkpoint {path} does not fit this model ({held}): weights "
-            f"{', '.join((missing or unexpected)[:3])} "
-            f"{'missing from' if missing else 'unknown to'} the checkpoint's model; "
-            "use the model and data options the checkpoint was trained with"
-        )
     for key, tensor in own.items():
-        if tuple(theirs[key].shape) != tuple(tensor.shape):
+        if key in theirs and tuple(theirs[key].shape) != tuple(tensor.shape):
             raise CheckpointError(
                 f"checkpoint {path} does not fit this model ({held}): {key} has shape "
                 f"{tuple(theirs[key].shape)} in the checkpoint, {tuple(tensor.shape)} here; "
                 "use the model and data options the checkpoint was trained with"
             )
+    missing = [k for k in own if k not in theirs]
+    unexpected = [k for k in theirs if k not in own]
+    if missing or unexpected:
+        what = (
+            f"the checkpoint lacks {', '.join(missing[:3])}"
+            if missing
+            else f"the checkpoint has {', '.join(unexpected[:3])}, unknown to this model"
+        )
+        raise CheckpointError(
+            f"checkpoint {path} does not fit this model ({held}): {what}; "
+            "use the model and data options the checkpoint was trained with"
+        )
 
 
 def run_config(ckpt: dict[str, Any]) -> Any:

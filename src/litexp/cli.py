@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from omegaconf import DictConfig
+from omegaconf.errors import MissingMandatoryValue
 
 from litexp.config import register_resolvers
 from litexp.errors import USER_ERRORS, Interrupted, TrainingError
@@ -34,6 +35,9 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
         return task(cfg)
     except Interrupted as stop:
         sys.exit(128 + stop.signum)
+    except MissingMandatoryValue as err:  # a ``???`` key the command did not give
+        print(f"litexp: error: {err.full_key} is required: add {err.full_key}=<value>", file=sys.stderr)
+        sys.exit(2)
     except (*USER_ERRORS, TrainingError) as err:
         print(f"litexp: error: {err}", file=sys.stderr)
         sys.exit(1 if isinstance(err, TrainingError) else 2)

@@ -55,6 +55,9 @@ def build(node: DictConfig, group: str, **kwargs: Any) -> Any:
         # Other exceptions (e.g. Lightning's MisconfigurationException) say what is wrong
         # in their own first line; Hydra's wrapper only names the target.
         reason = (str(cause).strip() or type(cause).__name__).splitlines()[0]
+        if isinstance(cause, ImportError):  # a mistyped _target_: say which, and where
+            located = str(err).split(",")[0]
+            reason = f"{located}: {str(cause).strip().splitlines()[-1]}"
         raise ConfigError(f"{group}: cannot build {target}: {reason}") from err
 
 
