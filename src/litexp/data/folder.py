@@ -33,7 +33,7 @@ from litexp.data.preprocessing import (
     open_image,
     train_transform,
 )
-from litexp.data.tensors import TensorSplit, tensor_loader
+from litexp.data.tensors import EpochShuffle, TensorSplit, tensor_loader
 from litexp.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -242,11 +242,11 @@ class FolderData(ClassificationData):
             else eval_transform(self.preprocessing)
         )
         dataset = ImageFiles(self.samples[split], image_mode(self.preprocessing), transform)
+        # The cached-feature loader's shuffle: the same batches, cached or not, resumed or not.
         return DataLoader(
             dataset,
             batch_size=self.batch_size if train else self.eval_batch_size,
-            shuffle=train,
-            generator=torch.Generator().manual_seed(self.seed) if train else None,
+            sampler=EpochShuffle(dataset, self.seed) if train else None,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
