@@ -134,8 +134,9 @@ class TestReport(L.Callback):
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=trainer.global_step)
         writers = [lg.experiment for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
+        # compute() syncs across DDP ranks: every rank calls it, only rank zero draws.
+        matrix = self._confmat.compute().cpu().numpy()
         if writers and trainer.is_global_zero:
-            matrix = self._confmat.compute().cpu().numpy()
             images = {"test/confusion_matrix": confusion_figure(matrix, names)}
             if self._candidates:
                 x, t, p, wrong = (

@@ -1,0 +1,122 @@
+"""DDP on the CPU (2 gloo processes): a single run, a multirun, and two torchrun "nodes".
+
+With 128 points (~90 for training) and batch_size=64, one process needs 2 steps per
+epoch and each of 2 DDP ranks 1: a global step of 1 after one epoch shows the data was
+split between two ranks that trained one model.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import ROOT, read_metrics, run_cli
+
+TINY = [
+    "trainer.max_epochs=1",
+    "data=circles",
+    "data.n_samples=128",
+    "data.batch_size=64",
+    "callbacks.progress_bar=null",
+]
+
+
+def _global_step(run_dir: Path) -> int:
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    return ckpt["global_step"]
+
+
+def _writer_pids(run_dir: Path) -> set[str]:
+    # events.out.tfevents.<time>.<host>.<pid>.<n>
+    return {p.name.split(".")[-2] for p in (run_dir / "tensorboard").glob("events.out.tfevents.*")}
+
+
+@pytest.mark.slow
+def test_ddp_cpu_single_run_writes_once_into_one_directory(tmp_path: Path) -> None:
+    proc = run_cli("train.py", "trainer=ddp_cpu", *TINY, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    runs = [p.parent for p in (tmp_path / "logs").rglob("metrics.json")]
+    assert len(runs) == 1, runs  # one directory, one metrics.json
+    run = runs[0]
+    assert len(list((tmp_path / "logs" / "train" / "runs").iterdir())) == 1
+    assert read_metrics(run)["status"] == "completed"
+    assert (run / "train_ddp_process_1.log").exists()  # rank 1 ran, in this directory
+    assert _global_step(run) == 1  # two ranks shared the epoch
+    assert len(_writer_pids(run)) == 1  # TensorBoard written by rank zero only
+    assert proc.stdout.count("litexp: completed") == 1  # the summary printed once
+
+
+@pytest.mark.slow
+def test_ddp_cpu_inside_a_multirun_runs_each_job_once(tmp_path: Path) -> None:
+    proc = run_cli(
+        "train.py", "-m", "trainer=ddp_cpu", "model.lr=0.05,0.1", *TINY, "logger=none", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    # The ranks did not relaunch the sweep: one sweep, two jobs, nothing else.
+    (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
+    assert not (tmp_path / "logs" / "train" / "runs").exists()
+    assert proc.stdout.count("Launching 2 jobs") + proc.stderr.count("Launching 2 jobs") == 1
+    for job, lr in (("0", 0.05), ("1", 0.1)):
+        assert read_metrics(sweep / job)["status"] == "completed"
+        assert (sweep / job / "train_ddp_process_1.log").exists()
+        assert _global_step(sweep / job) == 1
+        config = (sweep / job / "config.yaml").read_text()
+        assert f"lr: {lr}" in config
+    assert proc.stdout.count("litexp: completed") == 2
+    assert "summary.md" in proc.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_torchrun_nodes_on_localhost_train_one_model(tmp_path: Path) -> None:
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    assert torchrun, "torchrun comes with torch"
+    run_dir = tmp_path / "run"
+    port = _free_port()
+    env = {**os.environ, "LITEXP_LOG_DIR": str(tmp_path / "logs"), "LITEXP_DATA_DIR": str(tmp_path)}
+    nodes = [
+        subprocess.Popen(
+            [
+                torchrun,
+                "--nnodes=2",
+                "--nproc-per-node=1",
+                f"--node-rank={rank}",
+                "--master-addr=127.0.0.1",
+                f"--master-port={port}",
+                str(ROOT / "train.py"),
+                "trainer=ddp_cpu",
+                "trainer.devices=1",
+                "trainer.num_nodes=2",
+                f"hydra.run.dir={run_dir}",  # every node writes into the one run directory
+                *TINY,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for rank in (0, 1)
+    ]
+    outputs = [n.communicate(timeout=300)[0] for n in nodes]
+    assert [n.returncode for n in nodes] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in outputs[1]
+    assert list(tmp_path.rglob("metrics.json")) == [run_dir / "metrics.json"]
+    assert read_metrics(run_dir)["status"] == "completed"
+    assert _global_step(run_dir) == 1  # one model, each node trained on half the data
+    assert "litexp: completed" in outputs[0] and "litexp: completed" not in outputs[1]
