@@ -21,7 +21,7 @@ from tensorboard.backend.event_processing.event_file_loader import EventFileLoad
 from litexp.checkpoint import load_checkpoint
 from litexp.errors import Interrupted
 from litexp.train import train
-from tests.conftest import ROOT, only_run_dir, read_metrics, run_cli
+from tests.conftest import ROOT, compose_config, only_run_dir, read_metrics, run_cli
 
 # Circles, 11 batches an epoch; long enough to kill after the first checkpoint.
 OVERRIDES = ["trainer=cpu", "trainer.max_epochs=14", "seed=7", "callbacks.progress_bar=null"]
@@ -97,19 +97,27 @@ class SendSignal(L.Callback):
             os.kill(os.getpid(), self.signum)
 
 
+SMALL = ["trainer.max_epochs=3", "logger=none", "callbacks.progress_bar=null", "model.dropout=0.2"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("uninterrupted")
+    return train(compose_config("train", ["trainer=cpu", *SMALL, f"paths.output_dir={out}"]))
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_signal_saves_a_checkpoint_and_prints_the_resume_command(
-    make_cfg, tmp_path, capsys, signum
+def test_signal_saves_prints_the_resume_command_and_resumes_exactly(
+    make_cfg, tmp_path, capsys, signum, uninterrupted
 ):
     run_dir = tmp_path / "run"
-    small = ["trainer.max_epochs=3", "logger=none", "callbacks.progress_bar=null"]
     sender = [
         f"+callbacks.signal._target_={__name__}.SendSignal",
         f"+callbacks.signal.signum={int(signum)}",
         "+callbacks.signal.at_step=15",  # the middle of epoch 1
     ]
     with pytest.raises(Interrupted) as stop:
-        train(make_cfg(*small, *sender))
+        train(make_cfg(*SMALL, *sender))
     assert stop.value.signum == signum
     err = capsys.readouterr().err
     assert f"stopped on {signal.Signals(signum).name}" in err
@@ -121,15 +129,17 @@ def test_signal_saves_a_checkpoint_and_prints_the_resume_command(
     assert ckpt["global_step"] == 16  # the batch that was running finished first
     assert signal.getsignal(signum) is not None  # our handler was taken down again
 
-    summary = train(make_cfg(*small, f"resume={run_dir}"))
+    # Resumed mid-epoch: the rest of epoch 1 gets the batches it would have had.
+    summary = train(make_cfg(*SMALL, f"resume={run_dir}"))
     assert summary["status"] == "completed"
+    assert summary["metrics"] == uninterrupted["metrics"]
     final = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
     assert final["global_step"] == 3 * 11 and final["epoch"] == 2
 
 
 def test_damaged_last_checkpoint_falls_back_to_the_newest_valid_one(make_cfg, tmp_path, capsys):
     run_dir = tmp_path / "run"
-    small = ["logger=none", "callbacks.progress_bar=null"]
+    small = SMALL[1:]
     train(make_cfg("trainer.max_epochs=2", *small))
     last = run_dir / "checkpoints" / "last.ckpt"
     last.write_bytes(last.read_bytes()[:1000])  # as a full disk would leave it

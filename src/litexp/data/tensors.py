@@ -8,10 +8,10 @@ plain ``DataLoader`` with a ``BatchSampler``, so Lightning can swap in a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+
+from litexp.data.resumable import EpochShuffle, ResumableLoader
 
 
 class TensorSplit(Dataset):
@@ -34,27 +34,6 @@ class TensorSplit(Dataset):
         return tuple(t[idx] for t in self.tensors)
 
 
-class EpochShuffle(RandomSampler):
-    """A shuffle whose order depends on ``(seed, epoch)`` only.
-
-    Lightning calls ``set_epoch`` before every epoch, a resumed run's first one
-    included, so a run resumed at epoch e sees the batches an uninterrupted run saw
-    (a generator carried across epochs would restart from epoch 0's order).
-    """
-
-    def __init__(self, data_source: Dataset, seed: int) -> None:
-        super().__init__(data_source)
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self) -> Iterator[int]:
-        self.generator = torch.Generator().manual_seed((self.seed + self.epoch * 0x9E3779B9) % 2**63)
-        return super().__iter__()
-
-
 def _as_is(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
     # The batch is already stacked by TensorSplit.__getitems__ (module-level: picklable).
     return batch
@@ -75,9 +54,12 @@ def tensor_loader(
         sampler = EpochShuffle(split, generator.initial_seed())
     else:
         sampler = RandomSampler(split)
-    return DataLoader(
+    return ResumableLoader(
         split,
         batch_sampler=BatchSampler(sampler, batch_size=batch_size, drop_last=False),
         collate_fn=_as_is,
         pin_memory=pin_memory,
+        # Its own generator for the per-iterator base seed: creating an iterator (as a
+        # resumed run does mid-epoch) leaves the global RNG, hence dropout, untouched.
+        generator=torch.Generator().manual_seed(generator.initial_seed()) if generator else None,
     )
