@@ -24,7 +24,7 @@ import torch
 
 from litexp.config import to_plain
 from litexp.train import build_data_and_model
-from tests.conftest import ROOT, compose_config, run_cli
+from tests.conftest import ROOT, SHARED_DATA, compose_config, run_cli
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,13 @@ CASES = [
     Case("max-epochs-zero", ("trainer.max_epochs=0",), ("trainer.max_epochs=0 is invalid", ">= 1")),
     Case("precision-unknown", ("trainer.precision=banana",), ("Precision 'banana' is invalid", "bf16-mixed")),
     Case("seed-negative", ("seed=-1",), ("seed=-1 is invalid",)),
+    # Image models and data (real, read-only data under {shared}).
+    Case("cnn-channels-empty", ("model=cnn", "data=fashion", "data.data_dir={shared}/fashion_mnist", "model.channels=[]"), ("model.channels=[] is invalid", "one positive integer per block")),
+    Case("cnn-too-deep-for-28px", ("model=cnn", "data=fashion", "data.data_dir={shared}/fashion_mnist", "model.channels=[8,8,8,8,8,8]"), ("6 blocks halve a 28x28 image to nothing", "at most 4 blocks")),
+    Case("fashion-not-found", ("model=cnn", "data=fashion", "data.data_dir={tmp}/no_fashion", "data.download=false"), ("Fashion-MNIST not found", "no_fashion", "data.data_dir=")),
+    Case("timm-name-typo", ("model=timm", "data=folder", "data.data_dir={shared}/hymenoptera_data", "model.name=mobilenetv2_10"), ("model.name='mobilenetv2_10' is not a timm model", "did you mean", "mobilenetv2_100")),
+    Case("folder-not-found", ("model=timm", "data=folder", "data.data_dir={tmp}/no_images"), ("no_images is not a folder", "data.data_dir=")),
+    Case("folder-not-given", ("model=timm", "data=folder"), ("data.data_dir is required",)),
     # Checkpoints.
     Case("weights-truncated", ("ckpt_path={truncated}",), ("{truncated}", "truncated")),
     Case("weights-other-model", ("ckpt_path={other_model}",), ("{other_model} does not fit this model", "4 classes", "shape")),
@@ -105,6 +112,7 @@ def _make_files(root: Path) -> dict[str, str]:
     (root / "empty_dir").mkdir()
     (root / "a_file").write_text("not a directory")
     return {
+        "shared": str(SHARED_DATA),
         "tmp": str(root),
         "other_model": str(other),
         "other_run": str(other.parent.parent),

@@ -108,3 +108,18 @@ def test_save_killed_midway_leaves_the_old_checkpoint_whole(tmp_path, monkeypatc
     assert path.read_bytes() == before
     assert load_checkpoint(path)["state_dict"]["w"].sum() == 0
     assert os.listdir(tmp_path) == ["last.ckpt"]  # no temporary file left behind
+
+
+def test_rebuild_refuses_data_with_another_class_count(make_cfg) -> None:
+    from litexp.checkpoint import rebuild
+    from litexp.config import to_plain
+    from litexp.train import build_data_and_model
+
+    cfg = make_cfg("data=blobs", "data.num_classes=4")
+    datamodule, model = build_data_and_model(cfg.data, cfg.model)
+    meta = {"format": 1, "config": to_plain(cfg), "data": datamodule.describe()}
+    ckpt = {"litexp": meta, "state_dict": model.state_dict()}
+    with pytest.raises(CheckpointError, match="trained for 4 classes, but the data now has 3"):
+        rebuild(ckpt, {"num_classes": 3}, path="blobs.ckpt")
+    rebuilt_cfg, _, rebuilt = rebuild(ckpt, path="blobs.ckpt")  # unchanged data: fine
+    assert rebuilt_cfg.data.num_classes == 4 and not rebuilt.training
