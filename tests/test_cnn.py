@@ -1,0 +1,82 @@
+"""FashionCNN and MLP on Fashion-MNIST and MNIST: build, one debug step, output shapes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from litexp.config import build
+from litexp.errors import ConfigError
+from litexp.models import FashionCNN
+from litexp.train import build_data_and_model, train
+from tests.conftest import SHARED_DATA
+
+DATA_DIRS = {"fashion": SHARED_DATA / "fashion_mnist", "mnist": SHARED_DATA / "mnist"}
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One decompressed cache for the whole module: each data set is read once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.mark.parametrize("data", ["fashion", "mnist"])
+@pytest.mark.parametrize("model", ["cnn", "mlp"])
+def test_model_x_data_debug_step(make_cfg, cache_dir: Path, model: str, data: str) -> None:
+    cfg = make_cfg(
+        f"model={model}",
+        f"data={data}",
+        f"data.data_dir={DATA_DIRS[data]}",
+        f"paths.cache_dir={cache_dir}",
+        "data.download=false",
+        "data.batch_size=32",
+        "data.eval_batch_size=100",
+        "debug=fast",
+    )
+    summary = train(cfg)
+    assert summary["status"] == "completed"
+    assert 0 <= summary["metrics"]["test/acc"] <= 1
+    datamodule, net = build_data_and_model(cfg.data, cfg.model)
+    datamodule.setup("test")
+    x, y = datamodule.on_after_batch_transfer(next(iter(datamodule.test_dataloader())), 0)
+    assert x.shape == (cfg.data.eval_batch_size, 1, 28, 28) and x.dtype == torch.float32
+    assert net(x).shape == (len(y), 10)
+    assert net.class_names == datamodule.class_names
+
+
+def test_cnn_is_tinyvgg_sized_from_the_input() -> None:
+    model = FashionCNN(num_classes=10, input_shape=(3, 32, 32), channels=[8, 16, 24])
+    convs = [m for m in model.net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [8, 8, 16, 16, 24, 24]
+    assert model.net.classifier[-1].in_features == 24 * 4 * 4  # 32 -> 16 -> 8 -> 4
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    weight = convs[1].weight
+    assert weight.is_contiguous(memory_format=torch.channels_last)
+    plain = FashionCNN(
+        num_classes=2, input_shape=(1, 28, 28), batch_norm=False, channels_last=False
+    )
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
+    assert plain(torch.randn(2, 1, 28, 28)).shape == (2, 1)  # binary: one logit
+
+
+@pytest.mark.parametrize(
+    ("override", "words"),
+    [
+        ("model.channels=[]", "model.channels=[] is invalid"),
+        ("model.channels=[8,8,8,8,8,8]", "6 blocks halve a 28x28 image to nothing; use at most 4"),
+        ("model.dropout=1.0", "model.dropout=1.0 is invalid"),
+        ("model.activation=swish", "activation='swish' is unknown"),
+    ],
+)
+def test_bad_cnn_settings_say_what_is_valid(make_cfg, override: str, words: str) -> None:
+    cfg = make_cfg("model=cnn", "data=fashion", override)
+    with pytest.raises(ConfigError, match=words.replace("[", r"\[").replace("]", r"\]")):
+        build(cfg.model, "model", num_classes=10, input_shape=(1, 28, 28))
+
+
+def test_cnn_refuses_data_that_is_not_images(make_cfg) -> None:
+    cfg = make_cfg("model=cnn", "data=circles")
+    with pytest.raises(ConfigError, match="needs images.*model=mlp"):
+        build_data_and_model(cfg.data, cfg.model)
