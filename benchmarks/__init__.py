@@ -1,0 +1,1 @@
+"""Benchmarks: each module runs alone (python -m benchmarks.<name>) and returns its figures."""
