@@ -35,6 +35,16 @@ class Case:
     script: str = "train.py"
     status: int = 2  # litexp's user errors exit 2; Hydra's own exit 1
 
+    @property
+    def base(self) -> tuple[str, ...]:
+        return () if self.script == "predict.py" else ("trainer=cpu",)  # predict has no trainer
+
+    def argv(self, files: dict[str, str]) -> list[str]:
+        """Flags (``-m``) first, then the CPU trainer, then the case's overrides."""
+        args = [a.format(**files) for a in self.args]
+        flags = [a for a in args if a.startswith("-")]
+        return [*flags, *self.base, *(a for a in args if a not in flags)]
+
 
 HYDRA = 1
 # fmt: off
@@ -78,9 +88,11 @@ CASES = [
     Case("weights-truncated", ("ckpt_path={truncated}",), ("{truncated}", "truncated")),
     Case("weights-other-model", ("ckpt_path={other_model}",), ("{other_model} does not fit this model", "4 classes", "shape")),
     Case("resume-other-config", ("resume={other_run}",), ("that run was trained with", "model.hidden_sizes=[8]")),
+    Case("resume-in-a-sweep", ("-m", "resume={other_run}", "seed=1,2"), ("works for one run, not a -m sweep",), status=1),
     Case("resume-and-ckpt-path", ("resume={other_run}", "ckpt_path={other_model}"), ("both given", "give one")),
     Case("eval-truncated", ("ckpt_path={truncated}",), ("{truncated}", "truncated"), script="eval.py"),
     Case("eval-code-in-checkpoint", ("ckpt_path={evil}",), ("{evil} was refused", "could run code"), script="eval.py"),
+    Case("predict-truncated", ("ckpt_path={truncated}", "input={shared}/pretrained/examples"), ("{truncated}", "truncated"), script="predict.py"),
     Case("eval-no-checkpoint-given", (), ("ckpt_path is required",), script="eval.py"),
 ]
 # fmt: on
@@ -186,7 +198,7 @@ def run_forked(cases: list[Case], files: dict[str, str], root: Path) -> dict[str
             {
                 "id": case.id,
                 "script": case.script,
-                "args": ["trainer=cpu", *(a.format(**files) for a in case.args)],
+                "args": case.argv(files),
                 "env": {"LITEXP_LOG_DIR": str(cwd / "logs"), "LITEXP_DATA_DIR": str(cwd / "data")},
                 "stdout": str(cwd / "stdout.txt"),
                 "stderr": str(cwd / "stderr.txt"),
@@ -239,17 +251,14 @@ def test_bad_input_is_rejected(case: Case, results, files) -> None:
         summary = json.loads(path.read_text())
         assert summary["status"] == "failed" and summary["error"], summary
     assert not (Path(files["tmp"]) / "marker").exists()  # no code ran from a checkpoint
-    assert not (
-        Path(files["other_run"]) / "metrics.json"
-    ).exists()  # a refused resume writes nothing
+    # A refused resume leaves the run's own files alone.
+    assert not (Path(files["other_run"]) / "metrics.json").exists()
 
 
 @pytest.mark.parametrize("case_id", ["unknown-model", "lr-zero"])
 def test_fork_server_matches_a_fresh_process(case_id: str, results, files, tmp_path) -> None:
     case = next(c for c in CASES if c.id == case_id)
-    fresh = run_cli(
-        case.script, "trainer=cpu", *(a.format(**files) for a in case.args), cwd=tmp_path
-    )
+    fresh = run_cli(case.script, *case.argv(files), cwd=tmp_path)
     forked, _ = results[case_id]
     assert fresh.returncode == forked.returncode
     last = [line for line in fresh.stderr.splitlines() if line.strip()][-1]

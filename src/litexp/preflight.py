@@ -22,6 +22,13 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 def check_run_config(cfg: DictConfig) -> None:
     """Raise ConfigError naming the first key whose value cannot work."""
     seed = cfg.get("seed")
@@ -31,6 +38,11 @@ def check_run_config(cfg: DictConfig) -> None:
         raise ConfigError(
             f"resume={cfg.resume} and ckpt_path={cfg.ckpt_path} both given: resume= continues "
             "a run in its own directory, ckpt_path= starts a new run from a checkpoint; give one"
+        )
+    if cfg.get("resume") and _in_multirun():
+        raise ConfigError(
+            f"resume={cfg.resume} works for one run, not a -m sweep: resume a sweep's job with "
+            "python train.py <that job's overrides> resume=<its directory>"
         )
     trainer = cfg.trainer
     epochs = trainer.get("max_epochs")
