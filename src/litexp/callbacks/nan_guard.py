@@ -17,13 +17,13 @@ class NonFiniteLoss(TrainingError):
 class NanGuard(L.Callback):
     """Watches the training loss and stops the run when it is no longer finite.
 
-    The check stays on the device (no host sync per step): the first bad batch is
-    remembered in a tensor and read every ``check_every_n_steps`` steps, before every
-    validation and before every checkpoint is written, so no checkpoint ever holds the
-    diverged weights and the last good one stays.
+    No host sync per step: each step's ``isfinite(loss)`` goes into a small device
+    buffer (two tiny kernels), read every ``check_every_n_steps`` steps, before every
+    validation and before every checkpoint is written. So no checkpoint ever holds the
+    diverged weights, the last good one stays, and the message names the exact step.
 
     Args:
-        check_every_n_steps: how often to read the flag (one host sync each time).
+        check_every_n_steps: how often to read the buffer (one host sync each time).
     """
 
     def __init__(self, check_every_n_steps: int = 20) -> None:
@@ -32,13 +32,8 @@ class NanGuard(L.Callback):
                 f"check_every_n_steps={check_every_n_steps!r} is invalid: must be >= 1"
             )
         self.every = check_every_n_steps
-        self._start_step = 0
-        self._seen: torch.Tensor | None = None  # () int64: batches since fit start
-        self._first_bad: torch.Tensor | None = None  # () int64: batch of the first bad loss, or -1
-
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._start_step = trainer.global_step  # after a resume, steps continue from there
-        self._seen = self._first_bad = None
+        self._finite: torch.Tensor | None = None  # (every,) bool, one slot per unchecked step
+        self._where: list[tuple[int, int]] = []  # (epoch, step) of each filled slot
 
     def on_train_batch_end(
         self,
@@ -51,14 +46,11 @@ class NanGuard(L.Callback):
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if not isinstance(loss, torch.Tensor):
             return
-        if self._seen is None or self._seen.device != loss.device:
-            self._seen = torch.zeros((), dtype=torch.long, device=loss.device)
-            self._first_bad = torch.full((), -1, dtype=torch.long, device=loss.device)
-        # All on the device: no host sync per step.
-        bad = ~torch.isfinite(loss.detach()).all() & (self._first_bad < 0)
-        self._first_bad = torch.where(bad, self._seen, self._first_bad)
-        self._seen += 1
-        if (batch_idx + 1) % self.every == 0:
+        if self._finite is None or self._finite.device != loss.device:
+            self._finite = torch.ones(self.every, dtype=torch.bool, device=loss.device)
+        self._finite[len(self._where)] = torch.isfinite(loss.detach()).all()
+        self._where.append((trainer.current_epoch, trainer.global_step))
+        if len(self._where) == self.every:
             self.check(trainer)
 
     def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -74,14 +66,14 @@ class NanGuard(L.Callback):
         self.check(trainer)
 
     def check(self, trainer: L.Trainer) -> None:
-        """Raise NonFiniteLoss if a non-finite loss was seen (one host sync)."""
-        if self._first_bad is None:
+        """Raise NonFiniteLoss if a non-finite loss was seen since the last check."""
+        if not self._where or self._finite is None:
             return
-        bad = int(self._first_bad)
-        if bad < 0:
+        finite = self._finite[: len(self._where)].tolist()  # the one host sync
+        where, self._where = self._where, []
+        if all(finite):
             return
-        # Checked at least once per epoch, so the bad step lies in the current epoch.
-        step, epoch = self._start_step + bad, trainer.current_epoch
+        epoch, step = where[finite.index(False)]
         last = getattr(trainer.checkpoint_callback, "last_model_path", "") or "none written yet"
         raise NonFiniteLoss(
             f"training loss became NaN or infinite at epoch {epoch}, step {step}: lower "
