@@ -73,7 +73,7 @@ class GracefulStop(L.Callback):
         if self.received is None:
             return
         path = self.last_checkpoint_path(trainer)
-        trainer.save_checkpoint(path)
+        trainer.save_checkpoint(path, weights_only=False)  # the full state, to resume
         raise StopRequested(self.received, str(path))
 
     def last_checkpoint_path(self, trainer: L.Trainer) -> Path:
