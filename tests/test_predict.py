@@ -40,7 +40,7 @@ def test_imagenet_head_names_the_example_photos(tmp_path: Path) -> None:
     assert top1["cat.png"].startswith("Egyptian cat")
     assert top1["dragonfly.png"].startswith("dragonfly")
     assert top1["hot_dog.jpg"].startswith("hotdog")
-    rows = list(csv.DictReader(Path(result["csv"]).open()))
+    rows = list(csv.DictReader(Path(result["csv"]).read_text().splitlines()))
     assert len(rows) == 5 and rows[0].keys() >= {"file", "class_1", "prob_1", "class_3"}
     assert 0 < float(rows[0]["prob_1"]) <= 1
 
@@ -61,7 +61,7 @@ def test_cli_predicts_from_a_checkpoint_alone(make_cfg, tmp_path: Path) -> None:
     assert "img000.png" in done.stdout and "class1" in done.stdout
     written = list((tmp_path / "logs" / "predict").rglob("predictions.csv"))
     assert len(written) == 1 and f"predictions: {written[0]}" in done.stdout
-    rows = list(csv.DictReader(written[0].open()))
+    rows = list(csv.DictReader(written[0].read_text().splitlines()))
     assert [r["file"] for r in rows] == ["img000.png", "img001.png"]
     assert {r["class_1"] for r in rows} | {r["class_2"] for r in rows} == {"class0", "class1"}
     assert "class_3" not in rows[0]  # top_k is capped at the number of classes

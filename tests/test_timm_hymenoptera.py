@@ -65,7 +65,7 @@ def test_predict_from_the_checkpoint_names_ants_and_bees(run: dict, tmp_path: Pa
         ],
     )
     result = predict(cfg)
-    rows = list(csv.DictReader(Path(result["csv"]).open()))
+    rows = list(csv.DictReader(Path(result["csv"]).read_text().splitlines()))
     assert [r["file"] for r in rows] == sorted(p.name for p in images.iterdir())
     correct = sum(r["file"].startswith(r["class_1"]) for r in rows)
     assert correct >= 5, rows

@@ -155,7 +155,9 @@ def test_gradual_unfreezing_opens_the_backbone_at_the_given_epochs(
         "logger=csv",
     )
     summary = train(cfg)
-    rows = list(csv.DictReader((Path(summary["run_dir"]) / "csv" / "metrics.csv").open()))
+    rows = list(
+        csv.DictReader((Path(summary["run_dir"]) / "csv" / "metrics.csv").read_text().splitlines())
+    )
     trainable = {
         int(r["epoch"]): float(r["params/trainable"]) for r in rows if r.get("params/trainable")
     }
