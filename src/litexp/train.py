@@ -225,4 +225,7 @@ def _write_end(
         "wall_time_s": round(time.perf_counter() - start, 3),
         **extra,
     }
-    write_json_atomic(out / METRICS_FILE, summary)
+    try:
+        write_json_atomic(out / METRICS_FILE, summary)
+    except OSError as err:  # e.g. the full disk that stopped the run: keep its own error
+        print(f"litexp: could not write {out / METRICS_FILE}: {err}", file=sys.stderr)
