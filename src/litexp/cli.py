@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import warnings
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from litexp.config import register_resolvers
 from litexp.errors import USER_ERRORS, Interrupted, TrainingError
 
 register_resolvers()
+log = logging.getLogger(__name__)
 
 # Noise that says nothing to a litexp user: in-memory batches need no workers, and
 # Lightning's own use of a deprecated torch pytree API is not theirs to fix.
@@ -28,16 +30,39 @@ for _message in (
 def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     """Run ``task(cfg)``; a user error becomes one line on stderr and exit status 2.
 
+    In a ``-m`` multirun a failing job does not end the sweep: its failure is recorded
+    (``metrics.json`` with ``status: failed``) and returned, the next job runs, and the
+    sweep summary shows the failure and sets the exit status.
+
     A failed training (NaN loss) is one line and exit status 1; a stop on SIGTERM/SIGINT
-    (the task has printed the resume command) exits with 128 + the signal's number.
+    (the task has printed the resume command) exits with 128 + the signal's number,
+    ending a sweep too.
     """
+    # Imported here, not at the top: a mistyped option then fails in Hydra before
+    # torch is loaded, in a second rather than ten.
+    from litexp.distributed import ddp_job_scope, is_sweep_rank
+    from litexp.sweep.jobs import in_multirun, record_failure
+
     try:
-        return task(cfg)
+        with ddp_job_scope():
+            return task(cfg)
     except Interrupted as stop:
         sys.exit(128 + stop.signum)
     except MissingMandatoryValue as err:  # a ``???`` key the command did not give
         print(f"litexp: error: {err.full_key} is required: add {err.full_key}=<value>", file=sys.stderr)
         sys.exit(2)
-    except (*USER_ERRORS, TrainingError) as err:
-        print(f"litexp: error: {err}", file=sys.stderr)
-        sys.exit(1 if isinstance(err, TrainingError) else 2)
+    except Exception as err:
+        user_error = isinstance(err, USER_ERRORS)
+        if user_error or isinstance(err, TrainingError):
+            print(f"litexp: error: {err}", file=sys.stderr)
+        if in_multirun():
+            if not user_error:
+                log.exception("job failed; the sweep goes on")
+            return record_failure(cfg, err)
+        if is_sweep_rank():  # rank zero records the failure; exit 1 would kill the sweep
+            sys.exit(0)
+        if user_error:
+            sys.exit(2)
+        if isinstance(err, TrainingError):
+            sys.exit(1)
+        raise
