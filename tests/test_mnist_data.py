@@ -104,6 +104,14 @@ def test_offline_layouts_are_found(tmp_path: Path, gz: bool, layout: str) -> Non
     assert torch.equal(dm.splits["test"].tensors[0][:, 0, 0, 0], torch.arange(20) % 10)
 
 
+def test_debian_folder_is_found_on_its_own(tmp_path: Path, monkeypatch) -> None:
+    assert FashionMNIST(data_dir="x").places()[-1] == Path("/usr/share/datasets/fashion-mnist")
+    debian = write_set(tmp_path / "usr-share-datasets-fashion-mnist")
+    monkeypatch.setattr(FashionMNIST, "system_dirs", (str(debian),))
+    dm = loaded(FashionMNIST(data_dir=tmp_path / "empty", download=False, val_size=10))
+    assert len(dm.splits["test"]) == 20
+
+
 def test_read_only_source_is_never_written(tmp_path: Path) -> None:
     source = write_set(tmp_path / "src")
     source.chmod(0o555)
