@@ -18,7 +18,8 @@ from litexp.config import register_resolvers
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
-SHARED_DATA = ROOT.parent / "shared" / "data"
+# The real data sets (read-only); LITEXP_SHARED_DATA points elsewhere, e.g. on a GPU box.
+SHARED_DATA = Path(os.environ.get("LITEXP_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 register_resolvers()
 

@@ -1,0 +1,141 @@
+"""Lightning overhead: litexp's training vs a plain PyTorch loop on identical work.
+
+Same model class and initial weights, same data tensors and batches (the datamodule's
+own loader and on-device batch transforms), same optimiser and batch size. litexp runs
+with its default callbacks, progress bar and TensorBoard logger; the plain loop does the
+forward/backward/step and a validation pass per epoch, nothing else. Runs alternate
+(litexp, plain, litexp, plain, ...) in one process, so both see the same machine.
+
+    python -m benchmarks.loop_overhead [--repeats 3] [--which mlp,cnn]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from hydra import compose, initialize_config_dir
+
+from litexp.config import register_resolvers
+from litexp.train import build_data_and_model, build_trainer
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+EPOCHS = 4  # the first is warm-up; the median of the other three counts
+
+CASES = {
+    # The small MLP on a toy set large enough for a few hundred steps an epoch.
+    "mlp": ["model=mlp", "data=blobs", "data.n_samples=40000", "data.batch_size=64"],
+    # FashionCNN on Fashion-MNIST as the recipe trains it.
+    "cnn": ["experiment=fashion_cnn", f"data.data_dir={SHARED / 'fashion_mnist'}"],
+}
+
+
+class _EpochClock(L.Callback):
+    """Wall time of each whole epoch: training, validation, checkpoints and logging."""
+
+    def __init__(self) -> None:
+        self.marks: list[float] = []
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.marks.append(time.perf_counter())
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.marks.append(time.perf_counter())
+
+
+def _config(case: str, out: str):
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(
+            "train",
+            [*CASES[case], "trainer=cpu", f"trainer.max_epochs={EPOCHS}",
+             f"paths.output_dir={out}", f"paths.data_dir={out}/data"],
+        )
+
+
+def litexp_epochs(case: str) -> tuple[list[float], int]:
+    """Seconds per epoch (warm-up dropped) and steps per epoch, through litexp's Trainer."""
+    with tempfile.TemporaryDirectory() as out:
+        cfg = _config(case, out)
+        L.seed_everything(cfg.seed, verbose=False)
+        datamodule, model = build_data_and_model(cfg.data, cfg.model)
+        clock = _EpochClock()
+        trainer = build_trainer(cfg, [clock])
+        trainer.fit(model, datamodule=datamodule)
+        times = [b - a for a, b in zip(clock.marks, clock.marks[1:])]
+        return times[1:], trainer.num_training_batches
+
+
+def plain_epochs(case: str) -> list[float]:
+    """Seconds per epoch (warm-up dropped) of the plain loop on the same objects."""
+    with tempfile.TemporaryDirectory() as out:
+        cfg = _config(case, out)
+        L.seed_everything(cfg.seed, verbose=False)
+        datamodule, model = build_data_and_model(cfg.data, cfg.model)
+        datamodule.setup("fit")
+        model.configure_model()
+        optimizer = model.optimizer([p for p in model.parameters() if p.requires_grad], lr=model.lr)
+        transform = datamodule.on_after_batch_transfer
+        times = []
+        for _ in range(EPOCHS):
+            start = time.perf_counter()
+            model.train()
+            for i, batch in enumerate(datamodule.train_dataloader()):
+                x, y = transform(batch, i)
+                loss = model.loss(model(x), y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            model.eval()
+            with torch.inference_mode():
+                correct = 0
+                for i, batch in enumerate(datamodule.val_dataloader()):
+                    x, y = transform(batch, i)
+                    probs = model.probabilities(model(x))
+                    correct += int((probs.argmax(-1) == y).sum())
+            times.append(time.perf_counter() - start)
+        return times[1:]
+
+
+def measure(case: str, repeats: int = 3) -> dict:
+    """Median seconds per epoch of each side, the slowdown and the extra ms per step."""
+    ours, plain, steps = [], [], 0
+    for _ in range(repeats):
+        t, steps = litexp_epochs(case)
+        ours.append(statistics.median(t))
+        plain.append(statistics.median(plain_epochs(case)))
+    lit, base = statistics.median(ours), statistics.median(plain)
+    return {
+        "case": case,
+        "steps_per_epoch": steps,
+        "litexp_s_per_epoch": lit,
+        "plain_s_per_epoch": base,
+        "litexp_runs": ours,
+        "plain_runs": plain,
+        "slowdown_pct": 100 * (lit / base - 1),
+        "extra_ms_per_step": 1000 * (lit - base) / steps,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--which", default="mlp,cnn")
+    args = parser.parse_args()
+    for case in args.which.split(","):
+        r = measure(case, args.repeats)
+        print(
+            f"{case}: litexp {r['litexp_s_per_epoch']:.3f} s/epoch, plain {r['plain_s_per_epoch']:.3f} "
+            f"s/epoch, {r['slowdown_pct']:+.1f}%, {r['extra_ms_per_step']:+.3f} ms/step "
+            f"({r['steps_per_epoch']} steps/epoch)"
+        )
+
+
+if __name__ == "__main__":
+    main()
