@@ -38,8 +38,14 @@ def _config(overrides: list[str], out: str):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return compose(
             "train",
-            [f"paths.output_dir={out}", f"paths.data_dir={out}/data",
-             f"paths.cache_dir={CACHE}", f"trainer={TRAINER}", *overrides, *EXTRA],
+            [
+                f"paths.output_dir={out}",
+                f"paths.data_dir={out}/data",
+                f"paths.cache_dir={CACHE}",
+                f"trainer={TRAINER}",
+                *overrides,
+                *EXTRA,
+            ],
         )
 
 
@@ -60,9 +66,15 @@ def throughput(data_dir: str, compile_mode: str | bool, epochs: int = 4) -> dict
     """Training samples/s of the GPU recipe (epoch 0 and its compilation left out)."""
     with tempfile.TemporaryDirectory() as out:
         cfg = _config(
-            ["experiment=fashion_cnn_gpu", f"data.data_dir={data_dir}", f"trainer.max_epochs={epochs}",
-             f"model.compile={str(compile_mode).lower()}", "logger=none", "+trainer.limit_val_batches=0",
-             "~callbacks.model_checkpoint"],
+            [
+                "experiment=fashion_cnn_gpu",
+                f"data.data_dir={data_dir}",
+                f"trainer.max_epochs={epochs}",
+                f"model.compile={str(compile_mode).lower()}",
+                "logger=none",
+                "+trainer.limit_val_batches=0",
+                "~callbacks.model_checkpoint",
+            ],
             out,
         )
         datamodule, model = build_data_and_model(cfg.data, cfg.model)
@@ -75,18 +87,33 @@ def throughput(data_dir: str, compile_mode: str | bool, epochs: int = 4) -> dict
         train_only = [b - a for a, b in pairs]
         samples = len(datamodule.splits["train"])
         steady = sorted(train_only[1:])[len(train_only[1:]) // 2]
-        return {"compile": compile_mode, "samples_per_s": samples / steady,
-                "epoch_s": train_only, "first_epoch_s": train_only[0], "fit_s": total}
+        return {
+            "compile": compile_mode,
+            "samples_per_s": samples / steady,
+            "epoch_s": train_only,
+            "first_epoch_s": train_only[0],
+            "fit_s": total,
+        }
 
 
 def time_to_accuracy(data_dir: str, epochs: int) -> dict:
     """The GPU recipe end to end (fit + test, in process): test accuracy and seconds."""
     with tempfile.TemporaryDirectory() as out:
-        cfg = _config(["experiment=fashion_cnn_gpu", f"data.data_dir={data_dir}", f"trainer.max_epochs={epochs}"], out)
+        cfg = _config(
+            [
+                "experiment=fashion_cnn_gpu",
+                f"data.data_dir={data_dir}",
+                f"trainer.max_epochs={epochs}",
+            ],
+            out,
+        )
         start = time.perf_counter()
         summary = train(cfg)
-        return {"epochs": epochs, "test_acc": summary["metrics"]["test/acc"],
-                "seconds": time.perf_counter() - start}
+        return {
+            "epochs": epochs,
+            "test_acc": summary["metrics"]["test/acc"],
+            "seconds": time.perf_counter() - start,
+        }
 
 
 def main() -> None:
@@ -104,7 +131,9 @@ def main() -> None:
     result = {"device": device, "torch": torch.__version__}
     # Load + cache the data once so later runs measure training, not decompression.
     time_to_accuracy(args.data_dir, 1)
-    result["time_to_accuracy"] = [time_to_accuracy(args.data_dir, int(e)) for e in args.epochs.split(",")]
+    result["time_to_accuracy"] = [
+        time_to_accuracy(args.data_dir, int(e)) for e in args.epochs.split(",")
+    ]
     print(json.dumps(result), flush=True)
     modes = [{"false": False, "true": True}.get(m, m) for m in args.compile_modes.split(",")]
     result["throughput"] = [throughput(args.data_dir, mode) for mode in modes]

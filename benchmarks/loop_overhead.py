@@ -54,8 +54,13 @@ def _config(case: str, out: str):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return compose(
             "train",
-            [*CASES[case], "trainer=cpu", f"trainer.max_epochs={EPOCHS}",
-             f"paths.output_dir={out}", f"paths.data_dir={out}/data"],
+            [
+                *CASES[case],
+                "trainer=cpu",
+                f"trainer.max_epochs={EPOCHS}",
+                f"paths.output_dir={out}",
+                f"paths.data_dir={out}/data",
+            ],
         )
 
 
@@ -121,6 +126,32 @@ def measure(case: str, repeats: int = 3) -> dict:
         "slowdown_pct": 100 * (lit / base - 1),
         "extra_ms_per_step": 1000 * (lit - base) / steps,
     }
+
+
+TARGETS = {
+    "cnn": ("slowdown_pct", 5.0, "<= 5% slower per epoch"),
+    "mlp": ("extra_ms_per_step", 0.3, "<= 0.3 ms extra per step"),
+}
+
+
+def markdown(results: list[dict]) -> str:
+    """Markdown table rows: | benchmark | figure | target | command |."""
+    rows = []
+    for r in results:
+        key, limit, target = TARGETS[r["case"]]
+        met = "met" if r[key] <= limit else "MISSED"
+        runs = lambda xs: f"{min(xs):.3f}-{max(xs):.3f}"  # noqa: E731
+        rows.append(
+            (
+                f"loop overhead, {r['case']}: litexp vs plain loop ({r['steps_per_epoch']} steps/epoch)",
+                f"{r['litexp_s_per_epoch']:.3f} s/epoch ({runs(r['litexp_runs'])}) vs "
+                f"{r['plain_s_per_epoch']:.3f} ({runs(r['plain_runs'])}): "
+                f"{r['slowdown_pct']:+.1f}%, {r['extra_ms_per_step']:+.3f} ms/step",
+                f"{target} ({met})",
+                f"`python -m benchmarks.loop_overhead --which {r['case']}`",
+            )
+        )
+    return "\n".join(f"| {' | '.join(row)} |" for row in rows)
 
 
 def main() -> None:

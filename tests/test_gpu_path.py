@@ -14,7 +14,12 @@ from litexp.train import build_data_and_model, train
 from tests.conftest import SHARED_DATA, requires_gpu
 
 FASHION = f"data.data_dir={SHARED_DATA / 'fashion_mnist'}"
-TINY = ["trainer.max_epochs=1", "+trainer.limit_train_batches=20", "+trainer.limit_val_batches=2", "+trainer.limit_test_batches=2"]
+TINY = [
+    "trainer.max_epochs=1",
+    "+trainer.limit_train_batches=20",
+    "+trainer.limit_val_batches=2",
+    "+trainer.limit_test_batches=2",
+]
 
 
 @pytest.mark.slow
@@ -30,7 +35,9 @@ def test_bad_compile_mode_is_refused(make_cfg) -> None:
     from litexp.errors import ConfigError
 
     with pytest.raises(ConfigError, match="model.compile='fast' is invalid"):
-        build_data_and_model(make_cfg("model.compile=fast").data, make_cfg("model.compile=fast").model)
+        build_data_and_model(
+            make_cfg("model.compile=fast").data, make_cfg("model.compile=fast").model
+        )
 
 
 def test_cpu_training_keeps_the_data_on_the_cpu(make_cfg) -> None:
@@ -59,6 +66,8 @@ def test_gpu_trainer_keeps_fashion_resident_on_the_device_in_bf16(make_cfg) -> N
 @pytest.mark.gpu
 @requires_gpu
 def test_gpu_recipe_is_well_above_chance_after_a_few_steps(make_cfg) -> None:
-    summary = train(make_cfg("experiment=fashion_cnn_gpu", FASHION, "trainer=gpu", "logger=none", *TINY))
+    summary = train(
+        make_cfg("experiment=fashion_cnn_gpu", FASHION, "trainer=gpu", "logger=none", *TINY)
+    )
     assert summary["metrics"]["test/acc"] > 0.5
     assert torch.cuda.is_available()
