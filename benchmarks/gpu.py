@@ -83,7 +83,7 @@ def throughput(data_dir: str, compile_mode: str | bool, epochs: int = 4) -> dict
         start = time.perf_counter()
         trainer.fit(model, datamodule=datamodule)
         total = time.perf_counter() - start
-        pairs = list(zip(clock.marks[0::2], clock.marks[1::2]))
+        pairs = list(zip(clock.marks[0::2], clock.marks[1::2], strict=True))
         train_only = [b - a for a, b in pairs]
         samples = len(datamodule.splits["train"])
         steady = sorted(train_only[1:])[len(train_only[1:]) // 2]

@@ -73,7 +73,7 @@ def litexp_epochs(case: str) -> tuple[list[float], int]:
         clock = _EpochClock()
         trainer = build_trainer(cfg, [clock])
         trainer.fit(model, datamodule=datamodule)
-        times = [b - a for a, b in zip(clock.marks, clock.marks[1:])]
+        times = [b - a for a, b in zip(clock.marks, clock.marks[1:], strict=False)]
         return times[1:], trainer.num_training_batches
 
 
