@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OVERHEAD_TARGET_S = 0.2
 COMMON = ["trainer=cpu", "logger=none", "callbacks.progress_bar=null", "data=circles"]
 TINY = ["trainer.max_epochs=1", "data.n_samples=200"]
-# A few seconds of training per job on one core: ~90 steps/epoch of the MLP.
-SIZED = ["trainer.max_epochs=6", "data.n_samples=24000", "data.batch_size=256"]
+# Several seconds of training per job on one core: ~90 steps/epoch of the MLP, 12 epochs.
+SIZED = ["trainer.max_epochs=12", "data.n_samples=24000", "data.batch_size=256"]
 LAUNCH = re.compile(r"^\[(\S+ \S+)\]\[HYDRA\] \t#(\d+) : ")
 
 
