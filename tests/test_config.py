@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from litexp.train import build_data_and_model, train
-from tests.conftest import CONF, compose_config
+from tests.conftest import CONF, SHARED_DATA, compose_config
 
 GROUPS = [
     "model",
@@ -23,9 +23,28 @@ GROUPS = [
 ]
 
 # Data sets whose files must be pointed at: the overrides tests use (real, read-only data).
-DATA_OVERRIDES: dict[str, list[str]] = {}
-# Which models make sense on which data sets.
-PAIRS = [("mlp", "circles"), ("mlp", "moons"), ("mlp", "blobs")]
+DATA_OVERRIDES: dict[str, list[str]] = {
+    "fashion": [f"data.data_dir={SHARED_DATA / 'fashion_mnist'}"],
+    "mnist": [f"data.data_dir={SHARED_DATA / 'mnist'}"],
+    "folder": [
+        f"data.data_dir={SHARED_DATA / 'hymenoptera_data'}",
+        f"model.weights={SHARED_DATA / 'pretrained' / 'timm_mobilenetv2_100_coral.safetensors'}",
+        "+model.model_kwargs.pad_type=same",
+        "model.cache_features=false",  # one step needs no pass over every image
+    ],
+}
+# Which models make sense on which data sets: the MLP on anything of a fixed size, the CNN
+# on small images, timm models on image folders (prepared as their weights expect).
+PAIRS = [
+    ("mlp", "circles"),
+    ("mlp", "moons"),
+    ("mlp", "blobs"),
+    ("mlp", "fashion"),
+    ("mlp", "mnist"),
+    ("cnn", "fashion"),
+    ("cnn", "mnist"),
+    ("timm", "folder"),
+]
 
 
 def options(group: str) -> list[str]:
@@ -38,8 +57,6 @@ def options(group: str) -> list[str]:
 )
 def test_every_option_composes(group: str, option: str, tmp_path: Path) -> None:
     overrides = [f"{group}={option}", f"paths.output_dir={tmp_path}"]
-    if group == "data":
-        overrides += DATA_OVERRIDES.get(option, [])
     cfg = compose_config("train", overrides)
     assert cfg.seed is not None
     if group in ("model", "data"):
@@ -56,7 +73,8 @@ def test_pair_builds_and_runs_one_step(model: str, data: str, make_cfg) -> None:
     cfg = make_cfg(f"model={model}", f"data={data}", "debug=fast", *DATA_OVERRIDES.get(data, []))
     datamodule, net = build_data_and_model(cfg.data, cfg.model)
     datamodule.setup("fit")
-    x, y = next(iter(datamodule.train_dataloader()))
+    # The batch as the model receives it (after the datamodule's on-device transforms).
+    x, y = datamodule.on_after_batch_transfer(next(iter(datamodule.train_dataloader())), 0)
     logits = net(x)
     # The head follows the data: one logit for two classes, one per class otherwise.
     expected = 1 if datamodule.num_classes == 2 else datamodule.num_classes

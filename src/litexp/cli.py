@@ -27,6 +27,21 @@ for _message in (
     warnings.filterwarnings("ignore", message=_message)
 
 
+def _log_once_through_hydra() -> None:
+    """Lightning's records reach the console once, through Hydra's handlers (and train.log).
+
+    ``import lightning`` adds its own console handler to the ``lightning`` logger, which
+    also propagates to the root logger Hydra set up: every line was printed twice.
+    """
+    logger = logging.getLogger("lightning")
+    for handler in list(logger.handlers):
+        if type(handler) is logging.StreamHandler:
+            logger.removeHandler(handler)
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
+        lambda record: "litlogger" not in record.getMessage()  # an advert, not information
+    )
+
+
 def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     """Run ``task(cfg)``; a user error becomes one line on stderr and exit status 2.
 
@@ -42,6 +57,8 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     # torch is loaded, in a second rather than ten.
     from litexp.distributed import ddp_job_scope, is_sweep_rank
     from litexp.sweep.jobs import in_multirun, record_failure
+
+    _log_once_through_hydra()
 
     try:
         with ddp_job_scope():

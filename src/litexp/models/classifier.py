@@ -113,7 +113,8 @@ class Classifier(L.LightningModule):
         metric = getattr(self, f"{stage}_acc")
         metric(preds, y)
         # on_epoch accumulation stays on the device: no host sync per step.
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        # Epoch means only; under DDP reduced across ranks once per epoch (sync_dist).
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
         self.log(f"{stage}/acc", metric, on_step=False, on_epoch=True, prog_bar=True)
         return {"loss": loss, "logits": logits.detach(), "target": y}
 
