@@ -166,3 +166,15 @@ def test_gradual_unfreezing_opens_the_backbone_at_the_given_epochs(
     assert trainable[0] < trainable[1] < trainable[2] == total
     lrs = {k: float(v) for r in rows for k, v in r.items() if k.startswith("lr-") and v}
     assert any(v == pytest.approx(0.005) for v in lrs.values()), lrs  # backbone at lr x 0.5
+
+
+def test_grey_data_gets_a_one_channel_stem_from_rgb_weights(tmp_path: Path) -> None:
+    source = timm.create_model(TINY)
+    save_file(source.state_dict(), str(tmp_path / "tiny.safetensors"))
+    model = TimmTransfer(
+        num_classes=10, name=TINY, weights=str(tmp_path / "tiny.safetensors"), input_shape=(1, 28, 28)
+    )
+    stem = model.net.backbone.conv_stem.weight  # timm sums the RGB filters for one channel
+    assert torch.allclose(stem, source.conv_stem.weight.sum(1, keepdim=True))
+    assert model.preprocessing["input_size"][0] == 1 and len(model.preprocessing["mean"]) == 1
+    assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)

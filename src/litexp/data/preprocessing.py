@@ -20,8 +20,6 @@ from typing import Any
 
 import torch
 from PIL import Image
-from timm.data import create_transform
-from torchvision import transforms as T
 
 KEYS = ("input_size", "interpolation", "mean", "std", "crop_pct", "crop_mode")
 AUGMENTATIONS = ("none", "trivialaugment", "timm")
@@ -88,6 +86,8 @@ def eval_transform(description: dict[str, Any]) -> Callable[[Image.Image], torch
     Normalisation is left to ``normalize``, on whole batches (timm's prefetcher
     split): per-image float tensors are 4x the bytes and slow on a busy CPU.
     """
+    from timm.data import create_transform  # here: describing needs no timm import
+
     kwargs = {k: _tuple(description[k]) for k in KEYS}
     return create_transform(**kwargs, is_training=False, use_prefetcher=True)
 
@@ -106,6 +106,9 @@ def train_transform(
         raise ValueError(
             f"augment={augment!r} is invalid: choose one of {', '.join(AUGMENTATIONS)}"
         )
+    from timm.data import create_transform
+    from torchvision import transforms as T
+
     if augment == "timm":
         kwargs = {k: _tuple(description[k]) for k in ("input_size", "interpolation", "mean", "std")}
         return create_transform(**kwargs, is_training=True, use_prefetcher=True)
