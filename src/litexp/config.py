@@ -21,7 +21,8 @@ from litexp.errors import USER_ERRORS, ConfigError
 
 def _run_id() -> str:
     # Time for humans, pid + random for uniqueness when two runs start in the same second.
-    return f"{datetime.now():%Y-%m-%d_%H-%M-%S}_{os.getpid()}{secrets.token_hex(2)}"
+    # 32 random bits: two runs in the same second (and process) collide once in 4 billion.
+    return f"{datetime.now():%Y-%m-%d_%H-%M-%S}_{os.getpid()}{secrets.token_hex(4)}"
 
 
 def register_resolvers() -> None:
