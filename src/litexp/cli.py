@@ -18,11 +18,13 @@ register_resolvers()
 log = logging.getLogger(__name__)
 
 # Noise that says nothing to a litexp user: in-memory batches need no workers, and
-# Lightning's own use of a deprecated torch pytree API is not theirs to fix.
+# Lightning's own use of a deprecated torch pytree API is not theirs to fix; a frozen
+# pretrained backbone stays in eval mode on purpose (TimmTransfer).
 for _message in (
     ".*does not have many workers.*",
     ".*LeafSpec.*",
     ".*smaller than the logging interval.*",
+    ".*module\\(s\\) in eval mode at the start of training.*",
 ):
     warnings.filterwarnings("ignore", message=_message)
 
