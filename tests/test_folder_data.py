@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from litexp.data.folder import FolderData
@@ -130,3 +131,19 @@ def test_hymenoptera_gif_skipped_and_space_in_name_kept() -> None:
     assert spaced, "the file with a space in its name is used"
     image, label = data.image_loader("train").dataset[data.samples["train"].index((spaced[0], 0))]
     assert image.shape == (3, 32, 32) and label == 0
+
+
+@pytest.mark.parametrize("augment", ["trivialaugment", "timm"])
+def test_training_augmentation_is_a_setting_and_blocks_feature_caching(
+    tmp_path: Path, augment: str
+) -> None:
+    root = make_dataset(tmp_path / "d")
+    plain, augmented = ready(root), ready(root, augment=augment)
+    assert plain.cache_blocker() is None
+    assert augment in augmented.cache_blocker()
+    x, _ = next(iter(augmented.train_dataloader()))
+    assert x.shape[1:] == (3, 32, 32) and x.dtype == torch.uint8
+    # Validation images are never augmented.
+    assert torch.equal(
+        next(iter(augmented.val_dataloader()))[0], next(iter(plain.val_dataloader()))[0]
+    )

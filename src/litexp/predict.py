@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,8 @@ from litexp.errors import CheckpointError, ConfigError, DataError
 from litexp.nets.timm_backbone import create_timm_model
 
 PREDICTIONS_FILE = "predictions.csv"
-Classify = Any  # a callable: normalised images (B, C, H, W) -> probabilities (B, classes)
+# (normalised images (B, C, H, W), device) -> class probabilities (B, num_classes)
+Classify = Callable[[torch.Tensor, torch.device], torch.Tensor]
 
 
 def predict(cfg: DictConfig) -> dict[str, Any]:
