@@ -84,6 +84,8 @@ CASES = [
     Case("timm-name-typo", ("model=timm", "data=folder", "data.data_dir={shared}/hymenoptera_data", "model.name=mobilenetv2_10"), ("model.name='mobilenetv2_10' is not a timm model", "did you mean", "mobilenetv2_100")),
     Case("folder-not-found", ("model=timm", "data=folder", "data.data_dir={tmp}/no_images"), ("no_images is not a folder", "data.data_dir=")),
     Case("folder-not-given", ("model=timm", "data=folder"), ("data.data_dir is required",)),
+    Case("mlp-on-image-folder", ("model=mlp", "data=folder", "data.data_dir={shared}/hymenoptera_data"), ("needs inputs of one fixed size", "use model=timm")),
+    Case("cnn-on-points", ("model=cnn", "data=circles"), ("FashionCNN needs images", "use model=mlp")),
     # Checkpoints.
     Case("weights-truncated", ("ckpt_path={truncated}",), ("{truncated}", "truncated")),
     Case("weights-other-model", ("ckpt_path={other_model}",), ("{other_model} does not fit this model", "4 classes", "shape")),

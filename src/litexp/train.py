@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import time
@@ -10,6 +11,7 @@ from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from litexp.callbacks.atomic_checkpoint import AtomicCheckpointIO
@@ -20,7 +22,7 @@ from litexp.callbacks.run_metadata import RunMetadata
 from litexp.checkpoint import check_fits, load_checkpoint
 from litexp.config import build, to_plain
 from litexp.data.base import ClassificationData
-from litexp.errors import Interrupted
+from litexp.errors import ConfigError, Interrupted
 from litexp.preflight import check_disk_space, check_run_config
 from litexp.results import METRICS_FILE, log_hparams, print_summary, scalars, write_json_atomic
 from litexp.resume import plan_resume, resume_command
@@ -35,6 +37,11 @@ def build_data_and_model(
 ) -> tuple[ClassificationData, L.LightningModule]:
     """The datamodule first: it tells the model its classes and input shape."""
     datamodule = build(data_cfg, "data")
+    if datamodule.input_shape is None and _needs_input_shape(model_cfg):
+        raise ConfigError(
+            f"{model_cfg._target_} needs inputs of one fixed size, but {data_cfg._target_} "
+            "leaves the image size to the model: use model=timm with data=folder"
+        )
     model = build(
         model_cfg,
         "model",
@@ -46,6 +53,11 @@ def build_data_and_model(
     if hasattr(datamodule, "set_preprocessing") and getattr(model, "preprocessing", None):
         datamodule.set_preprocessing(model.preprocessing)
     return datamodule, model
+
+
+def _needs_input_shape(model_cfg: DictConfig) -> bool:
+    parameter = inspect.signature(get_class(model_cfg._target_)).parameters.get("input_shape")
+    return parameter is not None and parameter.default is inspect.Parameter.empty
 
 
 def build_trainer(
