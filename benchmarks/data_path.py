@@ -7,7 +7,12 @@ shuffled, same batch size, with its best of ``num_workers`` 0 and 2. One full pa
 the training images per run; median of ``repeats`` runs (min-max). Set-up time (first
 load with decompression and caching, then a cached load) is reported apart.
 
-    python -m benchmarks.data_path [--repeats 3] [--batch-size 128] [--markdown]
+Both sides run with one intra-op thread by default (``--threads``): a batch is ~100 k
+values, too small for threads to help, and on a machine whose cores are busy with
+other work, 2-thread OpenMP ops on it run 10-20x slower (measured), which would time
+the machine's load rather than the data path. DataLoader workers use one thread too.
+
+    python -m benchmarks.data_path [--repeats 3] [--batch-size 128] [--threads 1] [--markdown]
 """
 
 from __future__ import annotations
@@ -69,8 +74,17 @@ def _torchvision_root(tmp: Path) -> Path:
     return tmp / "tv"
 
 
-def measure(repeats: int = 3, batch_size: int = 128) -> dict:
+def measure(repeats: int = 3, batch_size: int = 128, threads: int = 1) -> dict:
     """The figures: samples/s of each side (median, min, max), speed-up, set-up times."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _measure(repeats, batch_size) | {"threads": threads}
+    finally:
+        torch.set_num_threads(before)
+
+
+def _measure(repeats: int, batch_size: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         root = _torchvision_root(tmp)
@@ -107,7 +121,12 @@ def markdown(r: dict) -> str:
 
     tv = r["torchvision_samples_per_s"]
     rows = [
-        ("data path: litexp batches", rate(r["litexp_samples_per_s"]), "", cmd),
+        (
+            f"data path: litexp batches ({r['threads']} thread)",
+            rate(r["litexp_samples_per_s"]),
+            "",
+            cmd,
+        ),
         *[(f"data path: torchvision ToTensor, {w} workers", rate(tv[w]), "", cmd) for w in tv],
         (
             f"data path: speed-up vs torchvision's best ({r['torchvision_best_workers']} workers)",
@@ -129,9 +148,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--markdown", action="store_true", help="print Markdown table rows")
     args = parser.parse_args()
-    r = measure(args.repeats, args.batch_size)
+    r = measure(args.repeats, args.batch_size, args.threads)
     if args.markdown:
         print(markdown(r))
         return
