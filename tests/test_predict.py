@@ -97,3 +97,35 @@ def test_input_and_labels_errors_say_what_to_give(tmp_path: Path) -> None:
         )
     with pytest.raises(ConfigError, match=r"give ckpt_path=<a litexp .ckpt>, or model=timm"):
         predict(predict_cfg(tmp_path, f"input={tmp_path / 'one'}"))
+
+
+@pytest.mark.slow
+def test_fashion_cnn_checkpoint_classifies_image_files(make_cfg, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from litexp.data.idx import read_idx
+    from litexp.data.mnist import FashionMNIST
+
+    summary = train(
+        make_cfg(
+            "experiment=fashion_cnn",
+            f"data.data_dir={SHARED_DATA / 'fashion_mnist'}",
+            "trainer.max_epochs=1",
+            "+trainer.limit_train_batches=150",
+            "logger=none",
+        )
+    )
+    # Twenty official test images, written as ordinary PNG files (RGB, as a user has them).
+    images = read_idx(SHARED_DATA / "fashion_mnist" / "t10k-images-idx3-ubyte.gz", 3)[:20]
+    labels = read_idx(SHARED_DATA / "fashion_mnist" / "t10k-labels-idx1-ubyte.gz", 1)[:20]
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, image in enumerate(images):
+        Image.fromarray(image.numpy()).convert("RGB").save(folder / f"{i:02d}.png")
+    result = predict(
+        predict_cfg(tmp_path, f"ckpt_path={summary['best_checkpoint']}", f"input={folder}")
+    )
+    names = [row["top"][0][0] for row in sorted(result["predictions"], key=lambda r: r["file"])]
+    truth = [FashionMNIST.class_names[int(y)] for y in labels]
+    correct = sum(a == b for a, b in zip(names, truth, strict=True))
+    assert correct >= 14, (names, truth)  # the short run is ~85% accurate; chance is 10%

@@ -205,6 +205,14 @@ class MNISTLike(InMemoryData):
             "test": TensorSplit(test_x, test_y),
         }
 
+    def describe(self) -> dict:
+        """Adds how an image file becomes an input (28x28 grey, this set's mean/std),
+        so predict.py can classify image files from the checkpoint alone."""
+        from litexp.data.preprocessing import describe_preprocessing
+
+        prep = describe_preprocessing(self.input_shape, [self.mean], [self.std])
+        return {**super().describe(), "preprocessing": prep}
+
     # -- on the device -------------------------------------------------------------------
     def on_after_batch_transfer(
         self, batch: tuple[torch.Tensor, torch.Tensor], dataloader_idx: int
