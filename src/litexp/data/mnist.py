@@ -64,6 +64,7 @@ class MNISTLike(InMemoryData):
 
     title: str  # for messages
     torchvision_name: str  # torchvision's class, and its <Name>/raw/ folder
+    folder: str  # the data set's usual folder name, for messages
     system_dirs: tuple[str, ...] = ()
     mean: float  # of the training images, pixel values in [0, 1]
     std: float
@@ -129,7 +130,7 @@ class MNISTLike(InMemoryData):
         return DataError(
             f"{self.title} not found: looked for {names} in {looked}; {why}. Fix: set "
             "data.data_dir=<folder holding the four files> (e.g. "
-            "data.data_dir=../shared/data/fashion_mnist), or data.download=true with internet"
+            f"data.data_dir=../shared/data/{self.folder}), or data.download=true with internet"
         )
 
     def prepare_data(self) -> None:
@@ -246,6 +247,7 @@ class FashionMNIST(MNISTLike):
 
     title = "Fashion-MNIST"
     torchvision_name = "FashionMNIST"
+    folder = "fashion_mnist"
     system_dirs = ("/usr/share/datasets/fashion-mnist",)  # Debian's dataset-fashion-mnist
     mean, std = 0.2860, 0.3530
     flip_makes_sense = True
@@ -260,5 +262,6 @@ class MNIST(MNISTLike):
 
     title = "MNIST"
     torchvision_name = "MNIST"
+    folder = "mnist"
     mean, std = 0.1307, 0.3081
     class_names = [str(d) for d in range(10)]
