@@ -76,9 +76,9 @@ class InMemoryData(ClassificationData):
     def _split(self, stage: str) -> TensorSplit:
         split = self.splits[stage]
         device = self.trainer.strategy.root_device if self.trainer is not None else None
-        if self.device_resident and device is not None and device.type == "cuda":
-            if split.tensors[0].device != device:
-                split = self.splits[stage] = TensorSplit(*(t.to(device) for t in split.tensors))
+        on_gpu = self.device_resident and device is not None and device.type == "cuda"
+        if on_gpu and split.tensors[0].device != device:
+            split = self.splits[stage] = TensorSplit(*(t.to(device) for t in split.tensors))
         return split
 
     def _loader(self, stage: str, shuffle: bool) -> torch.utils.data.DataLoader:
