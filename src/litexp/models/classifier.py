@@ -8,7 +8,7 @@ cross-entropy, softmax.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import lightning as L
@@ -27,6 +27,14 @@ COMPILE_MODES = (
     "max-autotune",
     "max-autotune-no-cudagraphs",
 )
+
+
+def positive_ints(name: str, values: Sequence[int], hint: str) -> list[int]:
+    """``values`` as a list, or a ValueError naming ``name`` unless all are positive ints."""
+    values = list(values)
+    if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
+        raise ValueError(f"{name}={values!r} is invalid: {hint}")
+    return values
 
 
 def _check_optimizer(optimizer: OptimizerFactory, lr: float) -> None:

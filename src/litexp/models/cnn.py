@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from litexp.models.classifier import Classifier
+from litexp.models.classifier import Classifier, positive_ints
 from litexp.nets.activation import check_activation
 from litexp.nets.tinyvgg import TinyVGG
 
@@ -43,14 +43,9 @@ class FashionCNN(Classifier):
                 f"input_shape={list(input_shape)} is invalid: FashionCNN needs images "
                 "(C, H, W); use model=mlp for data that is not images"
             )
-        channels = list(channels)
-        if not channels or any(
-            isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in channels
-        ):
-            raise ValueError(
-                f"channels={channels!r} is invalid: give one positive integer per block, "
-                "e.g. [16, 32]"
-            )
+        channels = positive_ints(
+            "channels", channels, "give one positive integer per block, e.g. [16, 32]"
+        )
         if min(input_shape[1:]) < 2 ** len(channels):
             raise ValueError(
                 f"channels={channels!r} is invalid: {len(channels)} blocks halve a "

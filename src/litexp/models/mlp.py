@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from litexp.models.classifier import Classifier
+from litexp.models.classifier import Classifier, positive_ints
 from litexp.nets.activation import check_activation
 from litexp.nets.mlp import MLPNet
 
@@ -34,14 +34,12 @@ class MLP(Classifier):
         **kwargs: Any,
     ) -> None:
         super().__init__(num_classes=num_classes, **kwargs)
-        hidden_sizes = list(hidden_sizes)
-        if not hidden_sizes or any(
-            isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden_sizes
-        ):
-            raise ValueError(
-                f"hidden_sizes={hidden_sizes!r} is invalid: give a non-empty list of positive "
-                "integers, e.g. [64, 64] (for a linear model set activation=none)"
-            )
+        hidden_sizes = positive_ints(
+            "hidden_sizes",
+            hidden_sizes,
+            "give a non-empty list of positive integers, e.g. [64, 64] "
+            "(for a linear model set activation=none)",
+        )
         check_activation(activation)
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout={dropout!r} is invalid: must be in [0, 1)")
