@@ -79,7 +79,9 @@ def test_killed_study_resumes_and_two_workers_share_it(tmp_path: Path) -> None:
     assert trials[0].datetime_complete == kept.datetime_complete  # kept, not rerun
     assert trials[1].state.name == "FAIL" and trials[1].user_attrs["litexp_interrupted"]
     counted = [t for t in trials if not t.user_attrs.get("litexp_interrupted")]
-    assert len(counted) == 4, [(t.number, t.state.name) for t in trials]  # the count continued
+    # The count continued to n_trials=4. Two workers that both see 3 of 4 may each start
+    # the last one (as with Optuna's own MaxTrialsCallback), so 5 is allowed, never more.
+    assert len(counted) in (4, 5), [(t.number, t.state.name) for t in trials]
     assert all(t.state.name in ("COMPLETE", "FAIL", "PRUNED") for t in trials)
     # The interrupted parameters were tried again.
     assert any(t.user_attrs.get("litexp_retry_of") == 1 for t in trials)
