@@ -2,7 +2,8 @@
 
 Same model class and initial weights, same data tensors and batches (the datamodule's
 own loader and on-device batch transforms), same optimiser and batch size. litexp runs
-with its default callbacks, progress bar and TensorBoard logger; the plain loop does the
+as ``train()`` does: the default callbacks, progress bar and TensorBoard logger, plus the
+run's own (RNG state, NaN guard, graceful stop, run metadata); the plain loop does the
 forward/backward/step and a validation pass per epoch, nothing else. Runs alternate
 (litexp, plain, litexp, plain, ...) in one process, so both see the same machine.
 
@@ -22,7 +23,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from litexp.config import register_resolvers
-from litexp.train import build_data_and_model, build_trainer
+from litexp.train import build_data_and_model, build_trainer, run_callbacks
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -72,7 +73,7 @@ def litexp_epochs(case: str) -> tuple[list[float], int]:
         L.seed_everything(cfg.seed, verbose=False)
         datamodule, model = build_data_and_model(cfg.data, cfg.model)
         clock = _EpochClock()
-        trainer = build_trainer(cfg, [clock])
+        trainer = build_trainer(cfg, [*run_callbacks(cfg, Path(out), datamodule), clock])
         trainer.fit(model, datamodule=datamodule)
         times = [b - a for a, b in zip(clock.marks, clock.marks[1:], strict=False)]
         return times[1:], trainer.num_training_batches

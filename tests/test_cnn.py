@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -61,10 +62,45 @@ def test_cnn_is_tinyvgg_sized_from_the_input() -> None:
     assert plain(torch.randn(2, 1, 28, 28)).shape == (2, 1)  # binary: one logit
 
 
+def test_blocks_can_have_one_conv_each_and_pool_early() -> None:
+    model = FashionCNN(
+        num_classes=10,
+        input_shape=(1, 28, 28),
+        channels=[16, 32, 64, 128],
+        convs_per_block=[1, 2, 1, 1],
+        early_pool=True,
+    )
+    kinds = [type(m).__name__ for m in model.net.features]
+    # Block 1: conv, pool, norm, act. Block 2: conv, norm, act, conv, pool, norm, act.
+    assert kinds[:11] == [
+        "Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU",
+        "Conv2d", "BatchNorm2d", "ReLU", "Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU",
+    ]  # fmt: skip
+    assert kinds.count("Conv2d") == 5 and kinds.count("MaxPool2d") == 4
+    assert model.net.classifier[-1].in_features == 128  # 28 -> 14 -> 7 -> 3 -> 1
+    assert model(torch.randn(4, 1, 28, 28)).shape == (4, 10)
+
+
+def test_early_pool_is_the_same_function_for_relu_without_batch_norm() -> None:
+    """Max-pooling commutes with ReLU: pooling first only saves work."""
+    kwargs = {"num_classes": 10, "input_shape": (1, 28, 28), "batch_norm": False}
+    late = FashionCNN(**kwargs)
+    early = FashionCNN(**kwargs, early_pool=True)
+    late_convs = [m for m in late.net.modules() if isinstance(m, torch.nn.Conv2d)]
+    early_convs = [m for m in early.net.modules() if isinstance(m, torch.nn.Conv2d)]
+    for a, b in zip(late_convs, early_convs, strict=True):
+        b.load_state_dict(a.state_dict())
+    early.net.classifier.load_state_dict(late.net.classifier.state_dict())
+    x = torch.randn(8, 1, 28, 28)
+    torch.testing.assert_close(early(x), late(x))
+
+
 @pytest.mark.parametrize(
     ("override", "words"),
     [
         ("model.channels=[]", "model.channels=[] is invalid"),
+        ("model.convs_per_block=[1,2,2]", "convs_per_block=[1, 2, 2] is invalid: give one number, or one per block (2"),
+        ("model.convs_per_block=0", "convs_per_block=[0] is invalid"),
         ("model.channels=[8,8,8,8,8,8]", "6 blocks halve a 28x28 image to nothing; use at most 4"),
         ("model.dropout=1.0", "model.dropout=1.0 is invalid"),
         ("model.activation=swish", "activation='swish' is unknown"),
@@ -72,7 +108,7 @@ def test_cnn_is_tinyvgg_sized_from_the_input() -> None:
 )
 def test_bad_cnn_settings_say_what_is_valid(make_cfg, override: str, words: str) -> None:
     cfg = make_cfg("model=cnn", "data=fashion", override)
-    with pytest.raises(ConfigError, match=words.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(ConfigError, match=re.escape(words)):
         build(cfg.model, "model", num_classes=10, input_shape=(1, 28, 28))
 
 

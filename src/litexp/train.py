@@ -23,6 +23,7 @@ from litexp.checkpoint import check_fits, load_checkpoint
 from litexp.config import build, to_plain
 from litexp.data.base import ClassificationData
 from litexp.errors import ConfigError, Interrupted
+from litexp.profiling import NoProfiler
 from litexp.preflight import check_disk_space, check_run_config
 from litexp.results import METRICS_FILE, log_hparams, print_summary, scalars, write_json_atomic
 from litexp.resume import plan_resume, resume_command
@@ -82,14 +83,29 @@ def build_trainer(
     if not loggers:  # LearningRateMonitor refuses to run without a logger
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     # Atomic saves and weights_only loads, unless the config brings its own plugins.
-    plugins = {} if cfg.trainer.get("plugins") else {"plugins": [AtomicCheckpointIO()]}
+    extras: dict[str, Any] = {}
+    if not cfg.trainer.get("plugins"):
+        extras["plugins"] = [AtomicCheckpointIO()]
+    if not cfg.trainer.get("profiler"):
+        extras["profiler"] = NoProfiler()
     return build(
         cfg.trainer,
         "trainer",
         callbacks=callbacks + extra_callbacks,
         logger=loggers or False,
-        **plugins,
+        **extras,
     )
+
+
+def run_callbacks(cfg: DictConfig, out: Path, datamodule: ClassificationData) -> list[L.Callback]:
+    """The callbacks every litexp run has, whatever the config: run metadata in each
+    checkpoint, RNG state for exact resumes, the NaN guard and the graceful stop."""
+    return [
+        RunMetadata(to_plain(cfg), datamodule.describe()),
+        RngState(),
+        NanGuard(),
+        GracefulStop(out / CHECKPOINT_DIR),
+    ]
 
 
 def hparams_of(cfg: DictConfig) -> dict[str, Any]:
@@ -160,15 +176,11 @@ def _setup(
     if cfg.get("ckpt_path"):  # fail now, not after Lightning has set everything up
         check_fits(load_checkpoint(cfg.ckpt_path), model, cfg.ckpt_path)
     check_disk_space(out, model)
-    plain = to_plain(cfg)
-    safety = [RngState(), NanGuard(), GracefulStop(out / CHECKPOINT_DIR)]
     trainer = build_trainer(
-        cfg,
-        [RunMetadata(plain, datamodule.describe()), *safety],
-        purge_step=plan.step if plan else None,
+        cfg, run_callbacks(cfg, out, datamodule), purge_step=plan.step if plan else None
     )
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    write_run_info(out, plain)
+    write_run_info(out, to_plain(cfg))
     return trainer, model, datamodule, str(plan.checkpoint) if plan else cfg.get("ckpt_path")
 
 

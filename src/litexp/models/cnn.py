@@ -17,7 +17,11 @@ class FashionCNN(Classifier):
         num_classes: from the datamodule.
         input_shape: one image ``(C, H, W)``, from the datamodule; sizes the classifier.
         channels: output channels of each block; each block halves the image.
+        convs_per_block: convolutions per block, one number or one per block (2, as
+            in TinyVGG; ``[1, 2]`` makes the costly full-size first block a single conv).
         batch_norm: batch norm after each convolution.
+        early_pool: max-pool before each block's last batch norm and activation
+            (see ``TinyVGG``): the same net for ReLU without batch norm, less work.
         dropout: dropout before the classifier, in [0, 1).
         activation: relu (default), gelu, silu, ... (see ``litexp.nets.activation``).
         channels_last: NHWC memory layout (faster on CPU and on tensor cores).
@@ -30,7 +34,9 @@ class FashionCNN(Classifier):
         num_classes: int,
         input_shape: Sequence[int],
         channels: Sequence[int] = (16, 32),
+        convs_per_block: int | Sequence[int] = 2,
         batch_norm: bool = True,
+        early_pool: bool = False,
         dropout: float = 0.0,
         activation: str = "relu",
         channels_last: bool = True,
@@ -46,6 +52,17 @@ class FashionCNN(Classifier):
         channels = positive_ints(
             "channels", channels, "give one positive integer per block, e.g. [16, 32]"
         )
+        convs = [convs_per_block] if isinstance(convs_per_block, int) else convs_per_block
+        convs = positive_ints(
+            "convs_per_block",
+            convs,
+            f"give one positive integer, or one per block ({len(channels)}), e.g. [1, 2]",
+        )
+        if len(convs) not in (1, len(channels)):
+            raise ValueError(
+                f"convs_per_block={convs!r} is invalid: give one number, or one per block "
+                f"({len(channels)}, as in channels={channels!r})"
+            )
         if min(input_shape[1:]) < 2 ** len(channels):
             raise ValueError(
                 f"channels={channels!r} is invalid: {len(channels)} blocks halve a "
@@ -59,7 +76,9 @@ class FashionCNN(Classifier):
             input_shape,
             self.num_outputs,
             channels=channels,
+            convs_per_block=convs * len(channels) if len(convs) == 1 else convs,
             batch_norm=batch_norm,
+            early_pool=early_pool,
             dropout=dropout,
             activation=activation,
             channels_last=channels_last,
