@@ -42,7 +42,7 @@ def _loop_overhead() -> str:
 def _time_to_accuracy() -> str:
     from benchmarks import time_to_accuracy
 
-    return time_to_accuracy.markdown(time_to_accuracy.measure(repeats=3, epochs=(2, 3)))
+    return time_to_accuracy.markdown(time_to_accuracy.measure(repeats=3, epochs=(2, 4)))
 
 
 def _transfer() -> str:
