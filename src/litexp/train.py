@@ -23,8 +23,8 @@ from litexp.checkpoint import check_fits, load_checkpoint
 from litexp.config import build, to_plain
 from litexp.data.base import ClassificationData
 from litexp.errors import ConfigError, Interrupted
-from litexp.profiling import NoProfiler
 from litexp.preflight import check_disk_space, check_run_config
+from litexp.profiling import NoProfiler
 from litexp.results import METRICS_FILE, log_hparams, print_summary, scalars, write_json_atomic
 from litexp.resume import plan_resume, resume_command
 from litexp.run_dir import CHECKPOINT_DIR, check_writable
@@ -79,7 +79,11 @@ def build_trainer(
         for node in (cfg.get("logger") or {}).values()
         if node
     ]
-    callbacks = [build(node, "callbacks") for node in (cfg.get("callbacks") or {}).values() if node]
+    callbacks = [
+        build(node, f"callbacks.{name}")
+        for name, node in (cfg.get("callbacks") or {}).items()
+        if node
+    ]
     if not loggers:  # LearningRateMonitor refuses to run without a logger
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     # Atomic saves and weights_only loads, unless the config brings its own plugins.

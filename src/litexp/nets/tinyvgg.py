@@ -23,7 +23,9 @@ def _block(
     layers: list[nn.Module] = []
     for i in range(convs):
         # No conv bias before batch norm: the norm's shift replaces it.
-        layers.append(nn.Conv2d(c_in if i == 0 else width, width, 3, padding=1, bias=not batch_norm))
+        layers.append(
+            nn.Conv2d(c_in if i == 0 else width, width, 3, padding=1, bias=not batch_norm)
+        )
         if early_pool and i == convs - 1:
             layers.append(nn.MaxPool2d(2))
         layers += _norm_act(width, batch_norm, activation)
