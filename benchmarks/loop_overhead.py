@@ -23,6 +23,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from litexp.config import register_resolvers
+from litexp.profiling import NoProfiler
 from litexp.train import build_data_and_model, build_trainer, run_callbacks
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -65,14 +66,31 @@ def _config(case: str, out: str):
         )
 
 
-def litexp_epochs(case: str) -> tuple[list[float], int]:
-    """Seconds per epoch (warm-up dropped) and steps per epoch, through litexp's Trainer."""
+def litexp_epochs(case: str, bare: bool = False) -> tuple[list[float], int]:
+    """Seconds per epoch (warm-up dropped) and steps per epoch, through litexp's Trainer.
+
+    ``bare``: a Trainer with no callbacks, logger, progress bar or checkpoints instead,
+    the floor of Lightning's own loop around the same model and data.
+    """
     with tempfile.TemporaryDirectory() as out:
         cfg = _config(case, out)
         L.seed_everything(cfg.seed, verbose=False)
         datamodule, model = build_data_and_model(cfg.data, cfg.model)
         clock = _EpochClock()
-        trainer = build_trainer(cfg, [*run_callbacks(cfg, Path(out), datamodule), clock])
+        if bare:
+            trainer = L.Trainer(
+                max_epochs=EPOCHS,
+                callbacks=[clock],
+                logger=False,
+                enable_progress_bar=False,
+                enable_checkpointing=False,
+                enable_model_summary=False,
+                num_sanity_val_steps=0,
+                profiler=NoProfiler(),
+                default_root_dir=out,
+            )
+        else:
+            trainer = build_trainer(cfg, [*run_callbacks(cfg, Path(out), datamodule), clock])
         trainer.fit(model, datamodule=datamodule)
         times = [b - a for a, b in zip(clock.marks, clock.marks[1:], strict=False)]
         return times[1:], trainer.num_training_batches
@@ -114,13 +132,15 @@ def plain_epochs(case: str) -> list[float]:
 
 def measure(case: str, repeats: int = 3) -> dict:
     """Median seconds per epoch of each side, the slowdown and the extra ms per step."""
-    ours, plain, steps = [], [], 0
+    ours, plain, bare, steps = [], [], [], 0
     for _ in range(repeats):
         t, steps = litexp_epochs(case)
         ours.append(statistics.median(t))
         plain.append(statistics.median(plain_epochs(case)))
+        bare.append(statistics.median(litexp_epochs(case, bare=True)[0]))
     lit, base = statistics.median(ours), statistics.median(plain)
     return {
+        "bare_lightning_extra_ms_per_step": 1000 * (statistics.median(bare) - base) / steps,
         "case": case,
         "steps_per_epoch": steps,
         "litexp_s_per_epoch": lit,
@@ -155,6 +175,14 @@ def markdown(results: list[dict]) -> str:
                 f"`python -m benchmarks.loop_overhead --which {r['case']}`",
             )
         )
+        rows.append(
+            (
+                f"loop overhead, {r['case']}: Lightning alone (no callbacks, logger, bar, checkpoints)",
+                f"{r['bare_lightning_extra_ms_per_step']:+.3f} ms/step vs the plain loop",
+                "",
+                f"`python -m benchmarks.loop_overhead --which {r['case']}`",
+            )
+        )
     return "\n".join(f"| {' | '.join(row)} |" for row in rows)
 
 
@@ -168,7 +196,8 @@ def main() -> None:
         print(
             f"{case}: litexp {r['litexp_s_per_epoch']:.3f} s/epoch, plain {r['plain_s_per_epoch']:.3f} "
             f"s/epoch, {r['slowdown_pct']:+.1f}%, {r['extra_ms_per_step']:+.3f} ms/step "
-            f"({r['steps_per_epoch']} steps/epoch)"
+            f"({r['steps_per_epoch']} steps/epoch); Lightning alone "
+            f"{r['bare_lightning_extra_ms_per_step']:+.3f} ms/step"
         )
 
 
