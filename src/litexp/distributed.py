@@ -30,6 +30,19 @@ THREAD_ENV = ("OMP_NUM_THREADS",)
 SWEEP_RANK_ENV = "LITEXP_SWEEP_DDP_RANK"
 
 
+def is_global_zero_process() -> bool:
+    """Whether this process is global rank 0, from the launcher's environment.
+
+    For files written before the Trainer exists (``config.yaml``, ``run.json``) or after
+    it failed. torchrun sets ``RANK``; SLURM ``SLURM_PROCID``; Lightning's own launcher
+    ``NODE_RANK`` and ``LOCAL_RANK``. A process started by none of them is rank 0.
+    """
+    for key in ("RANK", "SLURM_PROCID"):
+        if os.environ.get(key, "").isdigit():
+            return int(os.environ[key]) == 0
+    return all(int(os.environ.get(key) or 0) == 0 for key in ("NODE_RANK", "LOCAL_RANK"))
+
+
 def is_sweep_rank() -> bool:
     """True in a DDP rank > 0 that Lightning started for one job of a multirun.
 

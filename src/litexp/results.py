@@ -18,8 +18,12 @@ METRICS_FILE = "metrics.json"
 
 
 def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    """Write JSON through a temporary file and a rename: readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    """Write JSON through a temporary file and a rename: readers never see half a file.
+
+    The temporary file is the process's own, so concurrent writers (DDP ranks, nodes)
+    never rename each other's file away.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import os
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from litexp.callbacks.run_metadata import RunMetadata
 from litexp.checkpoint import check_fits, load_checkpoint
 from litexp.config import build, to_plain
 from litexp.data.base import ClassificationData
+from litexp.distributed import is_global_zero_process
 from litexp.errors import ConfigError, Interrupted
 from litexp.preflight import check_disk_space, check_run_config
 from litexp.profiling import NoProfiler
@@ -183,8 +183,9 @@ def _setup(
     trainer = build_trainer(
         cfg, run_callbacks(cfg, out, datamodule), purge_step=plan.step if plan else None
     )
-    (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    write_run_info(out, to_plain(cfg))
+    if is_global_zero_process():  # every rank runs this; one writes the run's files
+        (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        write_run_info(out, to_plain(cfg))
     return trainer, model, datamodule, str(plan.checkpoint) if plan else cfg.get("ckpt_path")
 
 
@@ -242,7 +243,7 @@ def _write_end(
     out: Path, record: dict[str, Any], start: float, status: str, error: str, **extra: Any
 ) -> None:
     """``metrics.json`` for a run that did not complete (rank zero only)."""
-    if int(os.environ.get("LOCAL_RANK", 0)) != 0 or int(os.environ.get("NODE_RANK", 0)) != 0:
+    if not is_global_zero_process():
         return
     last = out / CHECKPOINT_DIR / "last.ckpt"
     extra.setdefault("last_checkpoint", str(last) if last.is_file() else None)
