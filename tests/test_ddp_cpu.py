@@ -112,7 +112,13 @@ def test_two_torchrun_nodes_on_localhost_train_one_model(tmp_path: Path) -> None
         )
         for rank in (0, 1)
     ]
-    outputs = [n.communicate(timeout=300)[0] for n in nodes]
+    try:
+        outputs = [n.communicate(timeout=180)[0] for n in nodes]
+    except subprocess.TimeoutExpired:  # one node failed: the other waits at the exit barrier
+        for n in nodes:
+            n.kill()
+        outputs = [n.communicate()[0] for n in nodes]
+        pytest.fail("a torchrun node hung:\n" + outputs[0][-2000:] + outputs[1][-2000:])
     assert [n.returncode for n in nodes] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
 
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in outputs[1]
