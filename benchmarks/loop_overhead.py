@@ -22,7 +22,7 @@ import lightning as L
 import torch
 from hydra import compose, initialize_config_dir
 
-from litexp.config import register_resolvers
+from litexp.config import register_resolvers, to_plain
 from litexp.profiling import NoProfiler
 from litexp.train import build_data_and_model, build_trainer, run_callbacks
 
@@ -90,7 +90,7 @@ def litexp_epochs(case: str, bare: bool = False) -> tuple[list[float], int]:
                 default_root_dir=out,
             )
         else:
-            trainer = build_trainer(cfg, [*run_callbacks(cfg, Path(out), datamodule), clock])
+            trainer = build_trainer(cfg, [*run_callbacks(to_plain(cfg), Path(out), datamodule), clock])
         trainer.fit(model, datamodule=datamodule)
         times = [b - a for a, b in zip(clock.marks, clock.marks[1:], strict=False)]
         return times[1:], trainer.num_training_batches

@@ -14,19 +14,13 @@ import torch
 from omegaconf import DictConfig
 
 from litexp.errors import ConfigError
+from litexp.sweep.jobs import in_multirun
 
 CHECKPOINT_COPIES = 3  # best + last + the temporary file of an atomic save
 
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _in_multirun() -> bool:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def check_run_config(cfg: DictConfig) -> None:
@@ -39,7 +33,7 @@ def check_run_config(cfg: DictConfig) -> None:
             f"resume={cfg.resume} and ckpt_path={cfg.ckpt_path} both given: resume= continues "
             "a run in its own directory, ckpt_path= starts a new run from a checkpoint; give one"
         )
-    if cfg.get("resume") and _in_multirun():
+    if cfg.get("resume") and in_multirun():
         raise ConfigError(
             f"resume={cfg.resume} works for one run, not a -m sweep: resume a sweep's job with "
             "python train.py <that job's overrides> resume=<its directory>"

@@ -101,11 +101,14 @@ def build_trainer(
     )
 
 
-def run_callbacks(cfg: DictConfig, out: Path, datamodule: ClassificationData) -> list[L.Callback]:
+def run_callbacks(
+    config: dict[str, Any], out: Path, datamodule: ClassificationData
+) -> list[L.Callback]:
     """The callbacks every litexp run has, whatever the config: run metadata in each
-    checkpoint, RNG state for exact resumes, the NaN guard and the graceful stop."""
+    checkpoint (``config``: the run's resolved config, ``to_plain(cfg)``), RNG state for
+    exact resumes, the NaN guard and the graceful stop."""
     return [
-        RunMetadata(to_plain(cfg), datamodule.describe()),
+        RunMetadata(config, datamodule.describe()),
         RngState(),
         NanGuard(),
         GracefulStop(out / CHECKPOINT_DIR),
@@ -180,12 +183,13 @@ def _setup(
     if cfg.get("ckpt_path"):  # fail now, not after Lightning has set everything up
         check_fits(load_checkpoint(cfg.ckpt_path), model, cfg.ckpt_path)
     check_disk_space(out, model)
+    plain = to_plain(cfg)
     trainer = build_trainer(
-        cfg, run_callbacks(cfg, out, datamodule), purge_step=plan.step if plan else None
+        cfg, run_callbacks(plain, out, datamodule), purge_step=plan.step if plan else None
     )
     if is_global_zero_process():  # every rank runs this; one writes the run's files
         (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-        write_run_info(out, to_plain(cfg))
+        write_run_info(out, plain)
     return trainer, model, datamodule, str(plan.checkpoint) if plan else cfg.get("ckpt_path")
 
 

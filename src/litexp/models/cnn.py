@@ -76,7 +76,7 @@ class FashionCNN(Classifier):
             input_shape,
             self.num_outputs,
             channels=channels,
-            convs_per_block=convs * len(channels) if len(convs) == 1 else convs,
+            convs_per_block=convs,
             batch_norm=batch_norm,
             early_pool=early_pool,
             dropout=dropout,

@@ -43,8 +43,8 @@ class TinyVGG(nn.Module):
         input_shape: one sample, ``(C, H, W)``.
         out_features: number of logits.
         channels: output channels of each block (one block per entry).
-        convs_per_block: convolutions in each block: one number for all blocks, or
-            one per block (TinyVGG has 2).
+        convs_per_block: convolutions in each block: one number (or a one-item list) for
+            all blocks, or one per block (TinyVGG has 2).
         batch_norm: batch norm after each convolution.
         early_pool: max-pool right after a block's last convolution, before its batch
             norm and activation. Max-pooling commutes with ReLU, so without batch norm
@@ -70,11 +70,9 @@ class TinyVGG(nn.Module):
     ) -> None:
         super().__init__()
         c, h, w = input_shape
-        convs = (
-            [convs_per_block] * len(channels)
-            if isinstance(convs_per_block, int)
-            else list(convs_per_block)
-        )
+        convs = [convs_per_block] if isinstance(convs_per_block, int) else list(convs_per_block)
+        if len(convs) == 1:
+            convs *= len(channels)
         layers: list[nn.Module] = []
         for width, n in zip(channels, convs, strict=True):
             layers += _block(c, width, n, batch_norm, activation, early_pool)
