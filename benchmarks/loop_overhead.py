@@ -90,10 +90,12 @@ def litexp_epochs(case: str, bare: bool = False) -> tuple[list[float], int]:
                 default_root_dir=out,
             )
         else:
-            trainer = build_trainer(cfg, [*run_callbacks(to_plain(cfg), Path(out), datamodule), clock])
+            callbacks = [*run_callbacks(to_plain(cfg), Path(out), datamodule), clock]
+            trainer = build_trainer(cfg, callbacks, model=model)
         trainer.fit(model, datamodule=datamodule)
         times = [b - a for a, b in zip(clock.marks, clock.marks[1:], strict=False)]
-        return times[1:], trainer.num_training_batches
+        # Optimizer steps, not Lightning batches: with model.fused_steps = K one batch is K steps.
+        return times[1:], trainer.global_step // EPOCHS
 
 
 def plain_epochs(case: str) -> list[float]:

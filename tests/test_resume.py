@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
@@ -90,10 +91,11 @@ class SendSignal(L.Callback):
     """Test helper: the process signals itself at a given global step."""
 
     def __init__(self, signum: int, at_step: int) -> None:
-        self.signum, self.at_step = signum, at_step
+        self.signum, self.at_step, self.sent = signum, at_step, False
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if trainer.global_step == self.at_step:
+        if trainer.global_step >= self.at_step and not self.sent:
+            self.sent = True
             os.kill(os.getpid(), self.signum)
 
 
@@ -101,14 +103,33 @@ SMALL = ["trainer.max_epochs=3", "logger=none", "callbacks.progress_bar=null", "
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("uninterrupted")
-    return train(compose_config("train", ["trainer=cpu", *SMALL, f"paths.output_dir={out}"]))
+def uninterrupted(tmp_path_factory) -> Callable[[int], dict]:
+    """The summary of the same run without a stop, for each ``model.fused_steps``."""
+    runs: dict[int, dict] = {}
+
+    def summary(fused_steps: int) -> dict:
+        if fused_steps not in runs:
+            out = tmp_path_factory.mktemp("uninterrupted")
+            overrides = [*SMALL, f"model.fused_steps={fused_steps}", f"paths.output_dir={out}"]
+            runs[fused_steps] = train(compose_config("train", ["trainer=cpu", *overrides]))
+        return runs[fused_steps]
+
+    return summary
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize(
+    ("signum", "fused_steps", "stopped_at"),
+    [
+        (signal.SIGTERM, 1, 16),  # the batch that was running finished first
+        (signal.SIGINT, 1, 16),
+        # Groups of 4 batches of an 11-batch epoch start at steps 11, 15, 19: the group
+        # starting at 15 finishes.
+        (signal.SIGTERM, 4, 19),
+    ],
+    ids=["SIGTERM", "SIGINT", "SIGTERM-fused"],
+)
 def test_signal_saves_prints_the_resume_command_and_resumes_exactly(
-    make_cfg, tmp_path, capsys, signum, uninterrupted
+    make_cfg, tmp_path, capsys, signum, fused_steps, stopped_at, uninterrupted
 ):
     run_dir = tmp_path / "run"
     sender = [
@@ -117,7 +138,7 @@ def test_signal_saves_prints_the_resume_command_and_resumes_exactly(
         "+callbacks.signal.at_step=15",  # the middle of epoch 1
     ]
     with pytest.raises(Interrupted) as stop:
-        train(make_cfg(*SMALL, *sender))
+        train(make_cfg(*SMALL, f"model.fused_steps={fused_steps}", *sender))
     assert stop.value.signum == signum
     err = capsys.readouterr().err
     assert f"stopped on {signal.Signals(signum).name}" in err
@@ -126,13 +147,13 @@ def test_signal_saves_prints_the_resume_command_and_resumes_exactly(
     assert summary["status"] == "interrupted"
     assert summary["resume_command"] == stop.value.resume_command
     ckpt = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
-    assert ckpt["global_step"] == 16  # the batch that was running finished first
+    assert ckpt["global_step"] == stopped_at
     assert signal.getsignal(signum) is not None  # our handler was taken down again
 
     # Resumed mid-epoch: the rest of epoch 1 gets the batches it would have had.
-    summary = train(make_cfg(*SMALL, f"resume={run_dir}"))
+    summary = train(make_cfg(*SMALL, f"model.fused_steps={fused_steps}", f"resume={run_dir}"))
     assert summary["status"] == "completed"
-    assert summary["metrics"] == uninterrupted["metrics"]
+    assert summary["metrics"] == uninterrupted(fused_steps)["metrics"]
     final = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
     assert final["global_step"] == 3 * 11 and final["epoch"] == 2
 

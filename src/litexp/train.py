@@ -62,12 +62,18 @@ def _needs_input_shape(model_cfg: DictConfig) -> bool:
 
 
 def build_trainer(
-    cfg: DictConfig, extra_callbacks: list[L.Callback], purge_step: int | None = None
+    cfg: DictConfig,
+    extra_callbacks: list[L.Callback],
+    purge_step: int | None = None,
+    model: L.LightningModule | None = None,
 ) -> L.Trainer:
     """The Trainer with the configured loggers and callbacks, plus ``extra_callbacks``.
 
     ``purge_step``: when resuming, TensorBoard hides the events a stopped process wrote
     at or after this step, so the resumed curves have no duplicated steps.
+    ``model``: a litexp model with ``fused_steps`` > 1 takes the Trainer's gradient
+    clipping and accumulation to apply itself (Lightning refuses them when the model
+    steps the optimiser).
     """
 
     def logger_kwargs(node: DictConfig) -> dict[str, Any]:
@@ -92,6 +98,8 @@ def build_trainer(
         extras["plugins"] = [AtomicCheckpointIO()]
     if not cfg.trainer.get("profiler"):
         extras["profiler"] = NoProfiler()
+    if model is not None and not model.automatic_optimization:
+        extras.update(fused_steps_trainer_options(cfg.trainer, model))
     return build(
         cfg.trainer,
         "trainer",
@@ -99,6 +107,33 @@ def build_trainer(
         logger=loggers or False,
         **extras,
     )
+
+
+def fused_steps_trainer_options(trainer_cfg: DictConfig, model: Any) -> dict[str, Any]:
+    """The Trainer arguments that change when ``model.fused_steps`` = K > 1.
+
+    Clipping and accumulation move to ``model.loop_options`` (the model applies them per
+    step); a batch count (``limit_train_batches``, ``val_check_interval``) becomes a count
+    of groups of K, so each still means batches of ``batch_size``.
+    """
+    k, options, extras = model.fused_steps, model.loop_options, {}
+    for key in ("gradient_clip_val", "gradient_clip_algorithm", "accumulate_grad_batches"):
+        if trainer_cfg.get(key) is not None:
+            setattr(options, key, trainer_cfg[key])
+            extras[key] = 1 if key == "accumulate_grad_batches" else None
+    limit = trainer_cfg.get("limit_train_batches")
+    if isinstance(limit, int) and not isinstance(limit, bool):
+        options.limit_train_batches = limit
+        extras["limit_train_batches"] = -(-limit // k)  # the groups that hold them
+    interval = trainer_cfg.get("val_check_interval")
+    if isinstance(interval, int) and not isinstance(interval, bool):
+        if interval % k:
+            raise ConfigError(
+                f"trainer.val_check_interval={interval} is invalid with model.fused_steps={k}:"
+                f" batches are taken {k} at a time, so use a multiple of {k} (or a fraction)"
+            )
+        extras["val_check_interval"] = interval // k
+    return extras
 
 
 def run_callbacks(
@@ -185,7 +220,10 @@ def _setup(
     check_disk_space(out, model)
     plain = to_plain(cfg)
     trainer = build_trainer(
-        cfg, run_callbacks(plain, out, datamodule), purge_step=plan.step if plan else None
+        cfg,
+        run_callbacks(plain, out, datamodule),
+        purge_step=plan.step if plan else None,
+        model=model,
     )
     if is_global_zero_process():  # every rank runs this; one writes the run's files
         (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
