@@ -29,9 +29,20 @@ class RecordingBar(ProgressBar):
         super()._update(progress_bar_id, current, visible, hard)
 
 
-def test_bar_updates_every_n_batches_and_ends_at_the_total(make_cfg, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("fused_steps", "counts"),
+    [
+        (1, [10, 20, 25]),  # not 1, 2, 3, ... 25 each epoch
+        (4, [12, 20, 25]),  # groups of 4 batches: the first count past each multiple of 10
+    ],
+)
+def test_bar_updates_every_n_batches_and_ends_at_the_total(
+    make_cfg, tmp_path: Path, fused_steps: int, counts: list[int]
+) -> None:
     # circles: 1000 points, 700 for training at batch 28 -> 25 batches an epoch.
-    cfg = make_cfg("data=circles", "data.batch_size=28", "logger=none")
+    cfg = make_cfg(
+        "data=circles", "data.batch_size=28", "logger=none", f"model.fused_steps={fused_steps}"
+    )
     datamodule, model = build_data_and_model(cfg.data, cfg.model)
     bar = RecordingBar(every_n_batches=10)
     trainer = L.Trainer(
@@ -43,10 +54,10 @@ def test_bar_updates_every_n_batches_and_ends_at_the_total(make_cfg, tmp_path: P
         default_root_dir=tmp_path,
     )
     trainer.fit(model, datamodule=datamodule)
-    total = trainer.num_training_batches
-    assert total == 25
+    assert bar.total_train_batches == 25  # batches of batch_size, fused or not
+    assert trainer.num_training_batches == -(-25 // fused_steps)  # Lightning's batches
     batch_counts = [c for c in bar.train_counts if c > 0]  # 0: the reset at an epoch's start
-    assert batch_counts == [10, 20, 25] * 2  # not 1, 2, 3, ... 25 each epoch
+    assert batch_counts == counts * 2
 
 
 def test_bad_update_interval_is_one_line(make_cfg) -> None:

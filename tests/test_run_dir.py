@@ -51,7 +51,7 @@ class Boom(L.Callback):
     """Test helper: an unexpected error in the middle of training."""
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if trainer.global_step == 14:
+        if trainer.global_step >= 14:
             raise RuntimeError("boom at step 14\nsecond line")
 
 

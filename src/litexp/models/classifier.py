@@ -235,8 +235,8 @@ class Classifier(L.LightningModule):
         loss, sizes = torch.stack(losses), [t.shape[0] for _, t in chunks]
         weight = torch.tensor(sizes, dtype=loss.dtype).to(loss.device, non_blocking=True)
         self._update_metrics("train", torch.cat(logits), y[: sum(sizes)], loss, weight)
-        # The NaN guard reads "loss": a non-finite step makes the mean non-finite.
-        return {"loss": loss.mean()}
+        # "losses": each step's, for the NaN guard to name the step that went wrong.
+        return {"loss": loss.mean(), "losses": loss}
 
     def _scheduler(self, interval: str) -> Any:
         configs = self.trainer.lr_scheduler_configs
@@ -316,13 +316,21 @@ class Classifier(L.LightningModule):
         estimate = int(trainer.estimated_stepping_batches)  # also sets up the train loader
         if self.automatic_optimization or trainer.max_epochs == -1:
             return estimate
-        # Fused: Lightning counted groups of batches and no accumulation; count batches.
-        loader, groups = trainer.train_dataloader, trainer.num_training_batches
+        # Fused: Lightning counted groups and no accumulation; count batches and steps.
+        steps = math.ceil(self.train_batches_per_epoch() / self.loop_options.accumulate_grad_batches)
+        steps *= max(trainer.max_epochs or 1, 1)
+        return min(steps, trainer.max_steps) if trainer.max_steps != -1 else steps
+
+    def train_batches_per_epoch(self) -> int:
+        """Training batches of ``batch_size`` an epoch: Lightning's count unless fused."""
+        trainer = self.trainer
+        groups = trainer.num_training_batches
+        if self.automatic_optimization or groups == float("inf"):
+            return groups
+        loader = trainer.train_dataloader
         batches = groups * self.fused_steps
         if groups >= len(loader) and self._micro_batch_size:  # whole epochs: the last may be short
             batches = math.ceil(len(loader.sampler) / self._micro_batch_size)
         if self.loop_options.limit_train_batches is not None:
             batches = min(batches, self.loop_options.limit_train_batches)
-        steps = math.ceil(batches / self.loop_options.accumulate_grad_batches)
-        steps *= max(trainer.max_epochs or 1, 1)
-        return min(steps, trainer.max_steps) if trainer.max_steps != -1 else steps
+        return batches
