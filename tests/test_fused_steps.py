@@ -49,9 +49,10 @@ def _fit(make_cfg, fused_steps: int, *overrides: str) -> tuple[dict, int, dict]:
         STEP_LR,  # an epoch scheduler, stepped by litexp when it steps the optimizer
         ["+trainer.limit_train_batches=5"],  # 5 batches, not 5 groups of 4
         ["+trainer.limit_train_batches=5", "+trainer.accumulate_grad_batches=2", *ONE_CYCLE],
+        ["+trainer.max_steps=30", *ONE_CYCLE],  # stops mid-group, at step 30 exactly
     ],
     ids=["plain", "clip-norm", "clip-value", "accumulate", "one-cycle", "step-lr", "limit",
-         "limit-accumulate-one-cycle"],
+         "limit-accumulate-one-cycle", "max-steps"],
 )
 def test_fused_steps_train_the_same_weights_as_one_step_per_batch(make_cfg, overrides) -> None:
     one, steps_one, metrics_one = _fit(make_cfg, 1, *overrides)
@@ -68,11 +69,11 @@ def test_fused_steps_train_the_same_weights_as_one_step_per_batch(make_cfg, over
 
 def test_the_mlp_default_fuses_steps_and_lightning_counts_groups(make_cfg) -> None:
     cfg = make_cfg(*BLOBS, "trainer.max_epochs=1")
-    assert cfg.model.fused_steps == 16
+    assert cfg.model.fused_steps == 32
     datamodule, model = build_data_and_model(cfg.data, cfg.model)
     trainer = build_trainer(cfg, [], model=model)
     trainer.fit(model, datamodule=datamodule)
-    assert trainer.num_training_batches == 2  # 22 batches of 64: groups of 16 and 6
+    assert trainer.num_training_batches == 1  # 22 batches of 64 in one group
     assert trainer.global_step == 22
 
 

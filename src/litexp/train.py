@@ -23,6 +23,7 @@ from litexp.config import build, to_plain
 from litexp.data.base import ClassificationData
 from litexp.distributed import is_global_zero_process
 from litexp.errors import ConfigError, Interrupted
+from litexp.hardware import skip_nvml_check_without_gpu
 from litexp.preflight import check_disk_space, check_run_config
 from litexp.profiling import NoProfiler
 from litexp.results import METRICS_FILE, log_hparams, print_summary, scalars, write_json_atomic
@@ -98,6 +99,7 @@ def build_trainer(
         extras["plugins"] = [AtomicCheckpointIO()]
     if not cfg.trainer.get("profiler"):
         extras["profiler"] = NoProfiler()
+    skip_nvml_check_without_gpu()
     if model is not None and not model.automatic_optimization:
         extras.update(fused_steps_trainer_options(cfg.trainer, model))
     return build(

@@ -198,7 +198,9 @@ class Classifier(L.LightningModule):
             return self._step(batch, "train")
         return self._fused_steps(batch, batch_idx)
 
-    def _fused_steps(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> dict:
+    def _fused_steps(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> dict | None:
         """Up to ``fused_steps`` optimizer steps, one per ``batch_size`` slice of ``batch``.
 
         What Lightning's automatic loop does per batch, in its order: the loss divided by
@@ -214,9 +216,13 @@ class Classifier(L.LightningModule):
         chunks = list(zip(x.split(size), y.split(size), strict=True))
         if self.loop_options.limit_train_batches is not None:
             chunks = chunks[: max(self.loop_options.limit_train_batches - first, 0)]
+        max_steps = self.trainer.max_steps
         last_of_epoch = batch_idx + 1 >= self.trainer.num_training_batches
         logits, losses = [], []
         for j, (x_j, y_j) in enumerate(chunks):
+            if max_steps != -1 and self.trainer.global_step >= max_steps:
+                chunks = chunks[:j]  # stop at max_steps, not at the group's end
+                break
             out = self(x_j)
             loss = self.loss(out, y_j)
             self.manual_backward(loss / accumulate if accumulate > 1 else loss)
@@ -231,6 +237,8 @@ class Classifier(L.LightningModule):
         # steps, as without fusing (Lightning adds this group's one after the hook).
         epoch_loop = self.trainer.fit_loop.epoch_loop
         epoch_loop._batches_that_stepped = self.trainer.global_step - 1
+        if not losses:
+            return None
         # The metrics once per group (a torchmetrics update costs ~0.1 ms on a CPU).
         loss, sizes = torch.stack(losses), [t.shape[0] for _, t in chunks]
         weight = torch.tensor(sizes, dtype=loss.dtype).to(loss.device, non_blocking=True)
