@@ -4,8 +4,10 @@ Same model class and initial weights, same data tensors and batches (the datamod
 own loader and on-device batch transforms), same optimiser and batch size. litexp runs
 as ``train()`` does: the default callbacks, progress bar and TensorBoard logger, plus the
 run's own (RNG state, NaN guard, graceful stop, run metadata); the plain loop does the
-forward/backward/step and a validation pass per epoch, nothing else. Runs alternate
-(litexp, plain, litexp, plain, ...) in one process, so both see the same machine.
+forward/backward/step and a validation pass per epoch, nothing else. litexp runs with
+the model's default ``fused_steps`` (K optimizer steps per Lightning batch), and again with
+``model.fused_steps=1`` to show what Lightning's per-batch loop costs. Runs alternate
+(litexp, plain, litexp, plain, ...) in one process, so all see the same machine.
 
     python -m benchmarks.loop_overhead [--repeats 3] [--which mlp,cnn]
 """
@@ -51,7 +53,7 @@ class _EpochClock(L.Callback):
         self.marks.append(time.perf_counter())
 
 
-def _config(case: str, out: str):
+def _config(case: str, out: str, *extra: str):
     register_resolvers()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return compose(
@@ -62,18 +64,20 @@ def _config(case: str, out: str):
                 f"trainer.max_epochs={EPOCHS}",
                 f"paths.output_dir={out}",
                 f"paths.data_dir={out}/data",
+                *extra,
             ],
         )
 
 
-def litexp_epochs(case: str, bare: bool = False) -> tuple[list[float], int]:
+def litexp_epochs(case: str, bare: bool = False, *extra: str) -> tuple[list[float], int]:
     """Seconds per epoch (warm-up dropped) and steps per epoch, through litexp's Trainer.
 
     ``bare``: a Trainer with no callbacks, logger, progress bar or checkpoints instead,
-    the floor of Lightning's own loop around the same model and data.
+    the floor of Lightning's own loop around the same model and data. ``extra``: config
+    overrides, e.g. ``model.fused_steps=1``.
     """
     with tempfile.TemporaryDirectory() as out:
-        cfg = _config(case, out)
+        cfg = _config(case, out, *extra)
         L.seed_everything(cfg.seed, verbose=False)
         datamodule, model = build_data_and_model(cfg.data, cfg.model)
         clock = _EpochClock()
@@ -134,15 +138,19 @@ def plain_epochs(case: str) -> list[float]:
 
 def measure(case: str, repeats: int = 3) -> dict:
     """Median seconds per epoch of each side, the slowdown and the extra ms per step."""
-    ours, plain, bare, steps = [], [], [], 0
+    ours, plain, bare, unfused, steps = [], [], [], [], 0
     for _ in range(repeats):
         t, steps = litexp_epochs(case)
         ours.append(statistics.median(t))
         plain.append(statistics.median(plain_epochs(case)))
         bare.append(statistics.median(litexp_epochs(case, bare=True)[0]))
+        unfused.append(statistics.median(litexp_epochs(case, False, "model.fused_steps=1")[0]))
     lit, base = statistics.median(ours), statistics.median(plain)
     return {
         "bare_lightning_extra_ms_per_step": 1000 * (statistics.median(bare) - base) / steps,
+        "unfused_extra_ms_per_step": 1000 * (statistics.median(unfused) - base) / steps,
+        "unfused_slowdown_pct": 100 * (statistics.median(unfused) / base - 1),
+        "fused_steps": _config(case, "/tmp").model.fused_steps,
         "case": case,
         "steps_per_epoch": steps,
         "litexp_s_per_epoch": lit,
@@ -169,7 +177,8 @@ def markdown(results: list[dict]) -> str:
         runs = lambda xs: f"{min(xs):.3f}-{max(xs):.3f}"  # noqa: E731
         rows.append(
             (
-                f"loop overhead, {r['case']}: litexp vs plain loop ({r['steps_per_epoch']} steps/epoch)",
+                f"loop overhead, {r['case']}: litexp (model.fused_steps={r['fused_steps']}) vs "
+                f"plain loop ({r['steps_per_epoch']} steps/epoch)",
                 f"{r['litexp_s_per_epoch']:.3f} s/epoch ({runs(r['litexp_runs'])}) vs "
                 f"{r['plain_s_per_epoch']:.3f} ({runs(r['plain_runs'])}): "
                 f"{r['slowdown_pct']:+.1f}%, {r['extra_ms_per_step']:+.3f} ms/step",
@@ -179,7 +188,17 @@ def markdown(results: list[dict]) -> str:
         )
         rows.append(
             (
-                f"loop overhead, {r['case']}: Lightning alone (no callbacks, logger, bar, checkpoints)",
+                f"loop overhead, {r['case']}: litexp with model.fused_steps=1 (Lightning's loop per batch)",
+                f"{r['unfused_slowdown_pct']:+.1f}%, {r['unfused_extra_ms_per_step']:+.3f} ms/step "
+                "vs the plain loop",
+                "",
+                f"`python -m benchmarks.loop_overhead --which {r['case']}`",
+            )
+        )
+        rows.append(
+            (
+                f"loop overhead, {r['case']}: Lightning alone (no callbacks, logger, bar, "
+                f"checkpoints; fused_steps={r['fused_steps']})",
                 f"{r['bare_lightning_extra_ms_per_step']:+.3f} ms/step vs the plain loop",
                 "",
                 f"`python -m benchmarks.loop_overhead --which {r['case']}`",
@@ -198,7 +217,8 @@ def main() -> None:
         print(
             f"{case}: litexp {r['litexp_s_per_epoch']:.3f} s/epoch, plain {r['plain_s_per_epoch']:.3f} "
             f"s/epoch, {r['slowdown_pct']:+.1f}%, {r['extra_ms_per_step']:+.3f} ms/step "
-            f"({r['steps_per_epoch']} steps/epoch); Lightning alone "
+            f"({r['steps_per_epoch']} steps/epoch, fused_steps={r['fused_steps']}); unfused "
+            f"{r['unfused_extra_ms_per_step']:+.3f} ms/step; Lightning alone "
             f"{r['bare_lightning_extra_ms_per_step']:+.3f} ms/step"
         )
 
