@@ -65,7 +65,8 @@ def _gpu() -> str:
         r = json.loads(path.read_text())
         eager = r["throughput"][0]
         best = min(r["time_to_accuracy"], key=lambda t: t["seconds"])
-        src = f"`{r['command']}` ({r['machine']}, {r['date']}; {path.name})"
+        note = f"; {r['note']}" if r.get("note") else ""
+        src = f"`{r['command']}` ({r['machine']}, {r['date']}; {path.name}{note})"
         rows += [
             f"| GPU ({r['device']}): FashionCNN training samples/s | {eager['samples_per_s']:,.0f} | | {src} |",
             f"| GPU ({r['device']}): fashion_cnn_gpu, {best['epochs']} epochs | test acc {best['test_acc']:.4f} in {best['seconds']:.1f} s | 0.93 in < 10 s ({'met' if best['test_acc'] >= 0.93 and best['seconds'] < 10 else 'MISSED'}) | {src} |",

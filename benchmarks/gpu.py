@@ -79,7 +79,7 @@ def throughput(data_dir: str, compile_mode: str | bool, epochs: int = 4) -> dict
         )
         datamodule, model = build_data_and_model(cfg.data, cfg.model)
         clock = _EpochClock()
-        trainer = build_trainer(cfg, [clock])
+        trainer = build_trainer(cfg, [clock], model=model)
         start = time.perf_counter()
         trainer.fit(model, datamodule=datamodule)
         total = time.perf_counter() - start

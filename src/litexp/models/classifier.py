@@ -78,9 +78,11 @@ class Classifier(L.LightningModule):
             steps through them, one batch each, in order: the same batches, updates,
             gradient clipping, accumulation and per-step LR schedule as K = 1, so the same
             weights, but Lightning's per-batch loop (about 1 ms on a CPU, more than a small
-            MLP's whole step) runs once per K steps. Batch counts (progress bar,
-            ``limit_train_batches``, ``val_check_interval``) then count groups of K;
-            ``global_step`` still counts optimizer steps.
+            MLP's whole step) runs once per K steps. ``global_step``, the loggers' steps,
+            the progress bar and ``build_trainer``'s ``limit_train_batches`` and
+            ``val_check_interval`` still count batches of ``batch_size``; what runs per
+            Lightning batch (``on_train_batch_end`` callbacks, a graceful stop) runs
+            once per group.
     """
 
     net: nn.Module
