@@ -27,7 +27,10 @@ STEP_LR = [
 def _fit(make_cfg, fused_steps: int, *overrides: str) -> tuple[dict, int, dict]:
     """Weights, optimizer steps and final metrics of a 3-epoch fit (dropout on: RNG order counts)."""
     cfg = make_cfg(
-        *BLOBS, "trainer.max_epochs=3", "model.dropout=0.2", f"model.fused_steps={fused_steps}",
+        *BLOBS,
+        "trainer.max_epochs=3",
+        "model.dropout=0.2",
+        f"model.fused_steps={fused_steps}",
         *overrides,
     )
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -51,8 +54,17 @@ def _fit(make_cfg, fused_steps: int, *overrides: str) -> tuple[dict, int, dict]:
         ["+trainer.limit_train_batches=5", "+trainer.accumulate_grad_batches=2", *ONE_CYCLE],
         ["+trainer.max_steps=30", *ONE_CYCLE],  # stops mid-group, at step 30 exactly
     ],
-    ids=["plain", "clip-norm", "clip-value", "accumulate", "one-cycle", "step-lr", "limit",
-         "limit-accumulate-one-cycle", "max-steps"],
+    ids=[
+        "plain",
+        "clip-norm",
+        "clip-value",
+        "accumulate",
+        "one-cycle",
+        "step-lr",
+        "limit",
+        "limit-accumulate-one-cycle",
+        "max-steps",
+    ],
 )
 def test_fused_steps_train_the_same_weights_as_one_step_per_batch(make_cfg, overrides) -> None:
     one, steps_one, metrics_one = _fit(make_cfg, 1, *overrides)
@@ -103,7 +115,9 @@ def test_nan_guard_names_the_same_step_when_steps_are_fused(make_cfg, tmp_path) 
     for k in (1, 4):
         out = f"paths.output_dir={tmp_path / f'run{k}'}"
         with pytest.raises(NonFiniteLoss) as err:
-            train(make_cfg(*BLOBS, "trainer.max_epochs=5", f"model.fused_steps={k}", out, *diverging))
+            train(
+                make_cfg(*BLOBS, "trainer.max_epochs=5", f"model.fused_steps={k}", out, *diverging)
+            )
         messages[k] = str(err.value).split(" (last good")[0]
     assert "at epoch 1, step 2" in messages[1]  # epoch 1 runs steps 23-44
     assert messages[4] == messages[1]
@@ -112,7 +126,9 @@ def test_nan_guard_names_the_same_step_when_steps_are_fused(make_cfg, tmp_path) 
 @pytest.mark.parametrize("value", [0, -2, 1.5, True, "'8'"])
 def test_bad_fused_steps_is_a_one_line_config_error(make_cfg, value) -> None:
     cfg = make_cfg(*BLOBS, f"model.fused_steps={value}")
-    with pytest.raises(ConfigError, match=r"^model\.fused_steps=.* is invalid: must be an integer >= 1"):
+    with pytest.raises(
+        ConfigError, match=r"^model\.fused_steps=.* is invalid: must be an integer >= 1"
+    ):
         build_data_and_model(cfg.data, cfg.model)
 
 
@@ -134,7 +150,12 @@ def test_fused_steps_need_a_litexp_datamodule() -> None:
         def train_dataloader(self):
             return torch.utils.data.DataLoader(data, batch_size=8)
 
-    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False)
+    trainer = L.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     with pytest.raises(ValueError, match="fused_steps=4 needs a litexp datamodule"):
         trainer.fit(model, datamodule=Plain())

@@ -45,7 +45,7 @@ def test_cpu_training_keeps_the_data_on_the_cpu(make_cfg) -> None:
     datamodule, model = build_data_and_model(cfg.data, cfg.model)
     from litexp.train import build_trainer
 
-    build_trainer(cfg, []).fit(model, datamodule=datamodule)
+    build_trainer(cfg, [], model=model).fit(model, datamodule=datamodule)
     assert datamodule.splits["train"].tensors[0].device.type == "cpu"
 
 
@@ -56,7 +56,7 @@ def test_gpu_trainer_keeps_fashion_resident_on_the_device_in_bf16(make_cfg) -> N
     datamodule, model = build_data_and_model(cfg.data, cfg.model)
     from litexp.train import build_trainer
 
-    trainer = build_trainer(cfg, [])
+    trainer = build_trainer(cfg, [], model=model)
     trainer.fit(model, datamodule=datamodule)
     assert datamodule.splits["train"].tensors[0].device.type == "cuda"
     assert trainer.precision == "bf16-mixed"

@@ -65,16 +65,17 @@ def _needs_input_shape(model_cfg: DictConfig) -> bool:
 def build_trainer(
     cfg: DictConfig,
     extra_callbacks: list[L.Callback],
+    *,
+    model: L.LightningModule,
     purge_step: int | None = None,
-    model: L.LightningModule | None = None,
 ) -> L.Trainer:
     """The Trainer with the configured loggers and callbacks, plus ``extra_callbacks``.
 
     ``purge_step``: when resuming, TensorBoard hides the events a stopped process wrote
     at or after this step, so the resumed curves have no duplicated steps.
-    ``model``: a litexp model with ``fused_steps`` > 1 takes the Trainer's gradient
-    clipping and accumulation to apply itself (Lightning refuses them when the model
-    steps the optimiser).
+    ``model``: the model it will fit; one with ``fused_steps`` > 1 takes the Trainer's
+    gradient clipping and accumulation to apply itself (Lightning refuses them when the
+    model steps the optimiser).
     """
 
     def logger_kwargs(node: DictConfig) -> dict[str, Any]:
@@ -100,7 +101,7 @@ def build_trainer(
     if not cfg.trainer.get("profiler"):
         extras["profiler"] = NoProfiler()
     skip_nvml_check_without_gpu()
-    if model is not None and not model.automatic_optimization:
+    if not model.automatic_optimization:
         extras.update(fused_steps_trainer_options(cfg.trainer, model))
     return build(
         cfg.trainer,

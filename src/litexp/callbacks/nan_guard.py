@@ -52,9 +52,7 @@ class NanGuard(L.Callback):
         if self._first_bad is None or self._first_bad.device != finite.device:
             self._first_bad = torch.full((self.every,), -1, device=finite.device)
         # The first non-finite step of the batch's steps, -1 if none: still on the device.
-        self._first_bad[len(self._where)] = torch.where(
-            finite.all(), -1, (~finite).int().argmax()
-        )
+        self._first_bad[len(self._where)] = torch.where(finite.all(), -1, (~finite).int().argmax())
         # (epoch, global step after the batch, steps the batch took)
         self._where.append((trainer.current_epoch, trainer.global_step, finite.numel()))
         if len(self._where) == self.every:

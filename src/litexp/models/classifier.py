@@ -200,9 +200,7 @@ class Classifier(L.LightningModule):
             return self._step(batch, "train")
         return self._fused_steps(batch, batch_idx)
 
-    def _fused_steps(
-        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
-    ) -> dict | None:
+    def _fused_steps(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> dict | None:
         """Up to ``fused_steps`` optimizer steps, one per ``batch_size`` slice of ``batch``.
 
         What Lightning's automatic loop does per batch, in its order: the loss divided by
@@ -327,7 +325,9 @@ class Classifier(L.LightningModule):
         if self.automatic_optimization or trainer.max_epochs == -1:
             return estimate
         # Fused: Lightning counted groups and no accumulation; count batches and steps.
-        steps = math.ceil(self.train_batches_per_epoch() / self.loop_options.accumulate_grad_batches)
+        steps = math.ceil(
+            self.train_batches_per_epoch() / self.loop_options.accumulate_grad_batches
+        )
         steps *= max(trainer.max_epochs or 1, 1)
         return min(steps, trainer.max_steps) if trainer.max_steps != -1 else steps
 
