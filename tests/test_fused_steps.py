@@ -13,6 +13,7 @@ from litexp.callbacks.nan_guard import NonFiniteLoss
 from litexp.errors import ConfigError
 from litexp.models import MLP
 from litexp.train import build_data_and_model, build_trainer, train
+from tests.conftest import requires_gpu
 
 # 1400 training points in batches of 64: 22 batches an epoch, the last one short (56).
 BLOBS = ["data=blobs", "data.n_samples=2000", "logger=none", "callbacks.progress_bar=null"]
@@ -53,6 +54,8 @@ def _fit(make_cfg, fused_steps: int, *overrides: str) -> tuple[dict, int, dict]:
         ["+trainer.limit_train_batches=5"],  # 5 batches, not 5 groups of 4
         ["+trainer.limit_train_batches=5", "+trainer.accumulate_grad_batches=2", *ONE_CYCLE],
         ["+trainer.max_steps=30", *ONE_CYCLE],  # stops mid-group, at step 30 exactly
+        ["trainer.precision=bf16-mixed"],  # the GPU recipe's precision (CPU autocast here)
+        ["trainer.precision=bf16-mixed", "+trainer.gradient_clip_val=0.05"],
     ],
     ids=[
         "plain",
@@ -64,6 +67,8 @@ def _fit(make_cfg, fused_steps: int, *overrides: str) -> tuple[dict, int, dict]:
         "limit",
         "limit-accumulate-one-cycle",
         "max-steps",
+        "bf16-mixed",
+        "bf16-mixed-clip",
     ],
 )
 def test_fused_steps_train_the_same_weights_as_one_step_per_batch(make_cfg, overrides) -> None:
@@ -77,6 +82,23 @@ def test_fused_steps_train_the_same_weights_as_one_step_per_batch(make_cfg, over
     assert metrics_fused["train/acc"] == metrics_one["train/acc"]
     # The epoch's mean loss is summed in another order: equal to float precision.
     assert metrics_fused["train/loss"] == pytest.approx(metrics_one["train/loss"], rel=1e-6)
+
+
+@pytest.mark.gpu
+@requires_gpu
+def test_fused_steps_with_the_fp16_grad_scaler_match_on_a_gpu(make_cfg) -> None:
+    # fp16 AMP (a GradScaler that unscales before clipping and may skip steps) is GPU-only.
+    gpu = [
+        "trainer=gpu",
+        "trainer.devices=1",
+        "trainer.precision=16-mixed",
+        "trainer.deterministic=true",
+    ]
+    clip = "+trainer.gradient_clip_val=0.05"
+    one, steps_one, _ = _fit(make_cfg, 1, *gpu, clip)
+    fused, steps_fused, _ = _fit(make_cfg, 4, *gpu, clip)
+    assert steps_fused == steps_one
+    assert all(torch.equal(one[name], fused[name]) for name in one)
 
 
 def test_the_mlp_default_fuses_steps_and_lightning_counts_groups(make_cfg) -> None:
