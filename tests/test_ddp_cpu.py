@@ -7,6 +7,7 @@ split between two ranks that trained one model.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
@@ -16,8 +17,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from lightning.pytorch.callbacks import Callback
 
-from tests.conftest import ROOT, read_metrics, run_cli
+from tests.conftest import ROOT, only_run_dir, read_metrics, run_cli
 
 TINY = [
     "trainer.max_epochs=1",
@@ -73,6 +75,65 @@ def test_ddp_cpu_inside_a_multirun_runs_each_job_once(tmp_path: Path) -> None:
         assert f"lr: {lr}" in config
     assert proc.stdout.count("litexp: completed") == 2
     assert "summary.md" in proc.stdout
+
+
+class DieAtExitOnRankOne(Callback):
+    """Rank 1 finishes its job, then its process dies at exit, as gloo's teardown made it
+    do once in CI (``terminate called without an active exception``)."""
+
+    def on_test_end(self, trainer, pl_module) -> None:
+        if trainer.global_rank == 1:
+            atexit.register(os._exit, 134)
+
+
+@pytest.mark.slow
+def test_a_rank_dying_after_its_job_does_not_kill_the_sweep(tmp_path: Path) -> None:
+    # Lightning's child-process observer outlives the job whose ranks it watches: a rank
+    # exiting non-zero after its job ended used to SIGKILL the sweep in its next job, and
+    # the next job's orphaned rank kept the sweep's output open until the test timed out.
+    proc = run_cli(
+        "train.py",
+        "-m",
+        "trainer=ddp_cpu",
+        "model.lr=0.05,0.1",
+        *TINY,
+        "logger=none",
+        f"+callbacks.die._target_={__name__}.DieAtExitOnRankOne",
+        cwd=tmp_path,
+        timeout=150,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
+    for job in ("0", "1"):
+        assert read_metrics(sweep / job)["status"] == "completed"
+    assert proc.stdout.count("litexp: completed") == 2
+    # ... and the user is told, once per job.
+    assert proc.stderr.count("DDP rank 1 exited with status 134 after the job ended") == 2
+
+
+class FailOnRankZero(Callback):
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_rank == 0:
+            raise RuntimeError("rank zero broke")
+
+
+@pytest.mark.slow
+def test_a_failure_on_rank_zero_does_not_leave_rank_one_waiting(tmp_path: Path) -> None:
+    # Rank 1 is in the first all-reduce, waiting for a rank zero that will never come;
+    # unattended it would wait for gloo's 30-minute timeout, holding our output open.
+    proc = run_cli(
+        "train.py",
+        "trainer=ddp_cpu",
+        *TINY,
+        "logger=none",
+        f"+callbacks.fail._target_={__name__}.FailOnRankZero",
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "RuntimeError: rank zero broke" in proc.stderr
+    run = only_run_dir(tmp_path / "logs")
+    assert read_metrics(run)["status"] == "failed"
 
 
 def _free_port() -> int:

@@ -11,15 +11,20 @@ directory. ``ddp_job_scope`` fixes both for the duration of one job.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import read_write
 
 from litexp.sweep.jobs import in_multirun
+
+if TYPE_CHECKING:
+    import lightning as L
 
 # Set by Lightning's launcher for the ranks it starts; left behind, they make the next
 # job believe its ranks were started externally, and it waits for them forever.
@@ -28,6 +33,10 @@ LAUNCHER_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_
 THREAD_ENV = ("OMP_NUM_THREADS",)
 # Tells a rank started for a sweep job that it is one: see ``is_sweep_rank``.
 SWEEP_RANK_ENV = "LITEXP_SWEEP_DDP_RANK"
+# How long rank zero waits for the ranks it started to exit after a job: after a
+# completed one they are past the final barrier and need well under a second; after a
+# failed one they may be stuck in a collective that will never complete.
+EXIT_WAIT_S = {True: 60.0, False: 10.0}
 
 
 def is_global_zero_process() -> bool:
@@ -83,3 +92,44 @@ def ddp_job_scope() -> Iterator[None]:
         torch.set_num_threads(threads)
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
+
+
+def end_ddp_job(trainer: L.Trainer, *, completed: bool) -> None:
+    """After a DDP job, on every rank: leave the process group; rank zero reaps its ranks.
+
+    Lightning's launcher leaves ranks 1..N-1 running when ``fit``/``test`` return, and its
+    child-process observer thread watches them for the rest of the process: one that
+    exits non-zero later, after the job's work is done, SIGKILLs rank zero. In a
+    ``-m`` sweep that is the whole sweep, killed during some later job whose own rank
+    then waits for a dead rank zero, holding the sweep's output open. So, after a
+    completed job: every rank meets at a barrier and destroys its process group (no
+    socket is closed while a peer still reads it); rank zero takes its ranks off the
+    observer's list and waits for them to exit. After a failed or interrupted job
+    there is no barrier (a peer may never reach it): rank zero waits briefly, then kills
+    the ranks it started, which would otherwise wait for it until gloo's 30-minute
+    timeout. Does nothing outside DDP.
+    """
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return
+    launcher = getattr(trainer.strategy, "launcher", None)
+    children: list[subprocess.Popen] = list(getattr(launcher, "procs", None) or [])
+    try:
+        if completed:
+            trainer.strategy.barrier("litexp.end_ddp_job")
+    finally:
+        if children:
+            launcher.procs.clear()  # the observer's own list: it now has nothing to watch
+        torch.distributed.destroy_process_group()
+        for rank, proc in enumerate(children, start=1):
+            try:
+                proc.wait(timeout=EXIT_WAIT_S[completed])
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                continue
+            if proc.returncode and completed:
+                print(
+                    f"litexp: warning: DDP rank {rank} exited with status {proc.returncode} "
+                    "after the job ended; the job's results (written by rank 0) are complete",
+                    file=sys.stderr,
+                )

@@ -21,7 +21,7 @@ from litexp.callbacks.run_metadata import RunMetadata
 from litexp.checkpoint import check_fits, load_checkpoint
 from litexp.config import build, to_plain
 from litexp.data.base import ClassificationData
-from litexp.distributed import is_global_zero_process
+from litexp.distributed import end_ddp_job, is_global_zero_process
 from litexp.errors import ConfigError, Interrupted
 from litexp.hardware import skip_nvml_check_without_gpu
 from litexp.preflight import check_disk_space, check_run_config
@@ -183,10 +183,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     resuming = bool(cfg.get("resume"))
     record = {"seed": cfg.get("seed"), "run_dir": str(out), "metrics": {}}
     touched = not resuming  # a resumed run's files are only rewritten once training starts
+    trainer, completed = None, False
     try:
         trainer, model, datamodule, resume_from = _setup(cfg, out)
         touched = True
-        return _fit_and_test(cfg, out, (trainer, model, datamodule), resume_from, start)
+        summary = _fit_and_test(cfg, out, (trainer, model, datamodule), resume_from, start)
+        completed = True
+        return summary
     except Interrupted as stop:
         stop.resume_command = resume_command(out)
         last = getattr(stop, "checkpoint", None)
@@ -205,6 +208,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if touched:
             _write_end(out, record, start, "failed", f"{type(err).__name__}: {first_line(err)}")
         raise
+    finally:
+        if trainer is not None:
+            end_ddp_job(trainer, completed=completed)
 
 
 def _setup(
