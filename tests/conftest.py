@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -48,16 +50,30 @@ def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
 def run_cli(
     script: str, *args: str, cwd: Path, timeout: float = 300
 ) -> subprocess.CompletedProcess:
-    """Run ``python <script> args...`` from the project root with logs under ``cwd``."""
+    """Run ``python <script> args...`` from the project root with logs under ``cwd``.
+
+    The script runs in a session of its own: on a timeout (or Ctrl+C) every process it
+    started is killed too, so a DDP rank left waiting cannot outlive the test.
+    """
     env = {**os.environ, "LITEXP_LOG_DIR": str(cwd / "logs"), "LITEXP_DATA_DIR": str(cwd / "data")}
-    return subprocess.run(
-        [sys.executable, str(ROOT / script), *args],
+    cmd = [sys.executable, str(ROOT / script), *args]
+    with subprocess.Popen(
+        cmd,
         cwd=ROOT,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
-    )
+        start_new_session=True,
+    ) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
 
 def only_run_dir(log_dir: Path) -> Path:
