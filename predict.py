@@ -1,9 +1,11 @@
 """Classify images: python predict.py ckpt_path=<file.ckpt> input=<image or folder>"""
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
-from litexp.cli import run_task
+from litexp.cli import flags_first, run_task
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict")
@@ -14,4 +16,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    sys.argv = flags_first(sys.argv)
     main()

@@ -29,6 +29,45 @@ for _message in (
     warnings.filterwarnings("ignore", message=_message)
 
 
+# Hydra's command-line flags that take a value (``--cfg job``), or may (``--info``): the
+# value travels with its flag. Hydra's overrides never start with "-".
+FLAG_VALUE = frozenset(
+    (
+        "-c", "--cfg", "-p", "--package", "-cp", "--config-path", "-cn", "--config-name",
+        "-cd", "--config-dir", "--experimental-rerun",
+    )
+)  # fmt: skip
+INFO_FLAG = frozenset(("-i", "--info"))
+INFO_CHOICES = frozenset(("all", "config", "defaults", "defaults-tree", "plugins", "searchpath"))
+
+
+def flags_first(argv: list[str]) -> list[str]:
+    """``argv`` with Hydra's flags (and their values) moved before the overrides.
+
+    argparse stops reading Hydra's overrides at the first flag, so plain Hydra rejects
+    ``train.py model=cnn -m model.lr=1e-3,1e-2`` ("unrecognized arguments"). On a
+    litexp command line the flags may go anywhere; each group keeps its order.
+    """
+    script, *rest = argv
+    flags: list[str] = []
+    overrides: list[str] = []
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        i += 1
+        if not arg.startswith("-"):
+            overrides.append(arg)
+            continue
+        flags.append(arg)
+        value_follows = i < len(rest) and (
+            arg in FLAG_VALUE or (arg in INFO_FLAG and rest[i] in INFO_CHOICES)
+        )
+        if value_follows:
+            flags.append(rest[i])
+            i += 1
+    return [script, *flags, *overrides]
+
+
 def _log_once_through_hydra() -> None:
     """Lightning's records reach the console once, through Hydra's handlers (and train.log).
 
@@ -68,7 +107,10 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     except Interrupted as stop:
         sys.exit(128 + stop.signum)
     except MissingMandatoryValue as err:  # a ``???`` key the command did not give
-        print(f"litexp: error: {err.full_key} is required: add {err.full_key}=<value>", file=sys.stderr)
+        print(
+            f"litexp: error: {err.full_key} is required: add {err.full_key}=<value>",
+            file=sys.stderr,
+        )
         sys.exit(2)
     except Exception as err:
         user_error = isinstance(err, USER_ERRORS)
