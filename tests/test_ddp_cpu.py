@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -87,14 +88,16 @@ class DieAtExitOnRankOne(Callback):
             atexit.register(os._exit, 134)
 
 
-def _run_with_callback(tmp_path: Path, callback: type[Callback], *args: str) -> CompletedProcess:
-    """``train.py <args> trainer=ddp_cpu`` with ``callback`` added, on the tiny data set."""
+def _run_with_callback(
+    tmp_path: Path, callback: type[Callback], *args: str, data: list[str] = TINY
+) -> CompletedProcess:
+    """``train.py <args> trainer=ddp_cpu`` with ``callback`` added, on ``data``."""
     target = f"+callbacks.extra._target_={__name__}.{callback.__name__}"
     return run_cli(
         "train.py",
         *args,  # -m first: Hydra takes its flags before the overrides
         "trainer=ddp_cpu",
-        *TINY,
+        *data,
         "logger=none",
         target,
         cwd=tmp_path,
@@ -133,6 +136,44 @@ def test_a_failure_on_rank_zero_ends_the_run_with_its_error(tmp_path: Path) -> N
     assert "RuntimeError: rank zero broke" in proc.stderr
     run = only_run_dir(tmp_path / "logs")
     assert read_metrics(run)["status"] == "failed"
+
+
+class SignalRankZero(Callback):
+    """``kill -TERM <rank zero>`` as training starts its fourth step."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_rank == 0 and trainer.global_step == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.slow
+def test_sigterm_to_rank_zero_stops_every_rank_after_one_batch_and_resumes(
+    tmp_path: Path,
+) -> None:
+    # Lightning's own handler broadcast from inside the signal handler while rank 1
+    # waited in the gradient all-reduce: both ranks hung until the test's timeout.
+    # 1000 points: 700 for training, 350 per rank, 11 batches of 32 per epoch.
+    data = [
+        "data=circles",
+        "data.n_samples=1000",
+        "data.batch_size=32",
+        "model.fused_steps=1",
+        "trainer.max_epochs=2",
+        "callbacks.progress_bar=null",
+    ]
+    proc = _run_with_callback(tmp_path, SignalRankZero, data=data)
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr[-2000:]
+    assert proc.stderr.count("Resume with:") == 1  # said once, by rank zero
+    run = only_run_dir(tmp_path / "logs")
+    assert read_metrics(run)["status"] == "interrupted"
+    assert _global_step(run) == 4  # both ranks finished the running batch, then stopped
+
+    resume = proc.stderr.split("Resume with:")[1].split()
+    assert resume[:2] == ["python", "train.py"]
+    resumed = run_cli("train.py", *resume[2:], cwd=tmp_path, timeout=150)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert read_metrics(run)["status"] == "completed"
+    assert _global_step(run) == 22
 
 
 def _free_port() -> int:

@@ -118,24 +118,27 @@ def uninterrupted(tmp_path_factory) -> Callable[[int], dict]:
 
 
 @pytest.mark.parametrize(
-    ("signum", "fused_steps", "stopped_at"),
+    ("signum", "fused_steps", "at_step", "stopped_at"),
     [
-        (signal.SIGTERM, 1, 16),  # the batch that was running finished first
-        (signal.SIGINT, 1, 16),
+        (signal.SIGTERM, 1, 15, 16),  # the middle of epoch 1; the running batch finished
+        (signal.SIGINT, 1, 15, 16),
         # Groups of 4 batches of an 11-batch epoch start at steps 11, 15, 19: the group
         # starting at 15 finishes.
-        (signal.SIGTERM, 4, 19),
+        (signal.SIGTERM, 4, 15, 19),
+        # Before the first epoch's end, when ModelCheckpoint had no last.ckpt of its own:
+        # the resumed run used to write last-v1.ckpt beside the stale last.ckpt.
+        (signal.SIGTERM, 1, 3, 4),
     ],
-    ids=["SIGTERM", "SIGINT", "SIGTERM-fused"],
+    ids=["SIGTERM", "SIGINT", "SIGTERM-fused", "SIGTERM-first-epoch"],
 )
 def test_signal_saves_prints_the_resume_command_and_resumes_exactly(
-    make_cfg, tmp_path, capsys, signum, fused_steps, stopped_at, uninterrupted
+    make_cfg, tmp_path, capsys, signum, fused_steps, at_step, stopped_at, uninterrupted
 ):
     run_dir = tmp_path / "run"
     sender = [
         f"+callbacks.signal._target_={__name__}.SendSignal",
         f"+callbacks.signal.signum={int(signum)}",
-        "+callbacks.signal.at_step=15",  # the middle of epoch 1
+        f"+callbacks.signal.at_step={at_step}",
     ]
     with pytest.raises(Interrupted) as stop:
         train(make_cfg(*SMALL, f"model.fused_steps={fused_steps}", *sender))
@@ -156,6 +159,8 @@ def test_signal_saves_prints_the_resume_command_and_resumes_exactly(
     assert summary["metrics"] == uninterrupted(fused_steps)["metrics"]
     final = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
     assert final["global_step"] == 3 * 11 and final["epoch"] == 2
+    assert summary["last_checkpoint"] == str(run_dir / "checkpoints" / "last.ckpt")
+    assert not list(run_dir.glob("checkpoints/last-v*.ckpt"))
 
 
 def test_damaged_last_checkpoint_falls_back_to_the_newest_valid_one(make_cfg, tmp_path, capsys):

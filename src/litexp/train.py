@@ -202,7 +202,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             last_checkpoint=last,
             resume_command=stop.resume_command,
         )
-        print(f"litexp: {stop}. Resume with:\n  {stop.resume_command}", file=sys.stderr)
+        if is_global_zero_process():
+            print(f"litexp: {stop}. Resume with:\n  {stop.resume_command}", file=sys.stderr)
         raise
     except BaseException as err:
         if touched:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from litexp.errors import Interrupted
@@ -28,28 +29,37 @@ class GracefulStop(L.Callback):
     The handlers only set a flag; at the end of the running training batch the callback
     writes ``last.ckpt`` (through the trainer, so it is atomic and complete) and raises
     ``StopRequested``, which ``litexp.train`` reports with the command that resumes the
-    run. A second Ctrl-C aborts at once. With several processes, Lightning's own SIGTERM
-    handler (it forwards the signal to DDP workers) still runs before ours; in one
-    process it is replaced, as it would stop mid-validation without a checkpoint.
+    run. A second Ctrl-C aborts at once.
+
+    With several processes (DDP) the signal may reach one rank only (``kill`` of rank
+    zero) or all of them at slightly different batches (Ctrl-C, SLURM). Every
+    ``sync_every`` training batches the ranks all-reduce their flags, so all of them
+    stop after the same batch. Lightning's own SIGTERM handler is replaced, not chained:
+    it runs a ``broadcast`` inside the signal handler, which deadlocks when the signal
+    lands while another rank waits in the backward pass's gradient all-reduce (found with
+    ``kill`` on a ``trainer=ddp_cpu`` run: both ranks waited forever).
 
     Args:
         fallback_dir: where to write ``last.ckpt`` when no ModelCheckpoint is configured.
+        sync_every: batches between two checks across ranks when the ranks run on GPUs
+            (each check waits for the GPU); on the CPU they check after every batch.
     """
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
-    def __init__(self, fallback_dir: str | Path) -> None:
+    def __init__(self, fallback_dir: str | Path, sync_every: int = 16) -> None:
         self.fallback_dir = Path(fallback_dir)
+        self.sync_every = sync_every
         self.received: int | None = None
         self._previous: dict[int, Any] = {}
-        self._chain = False
+        self._batches = 0
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Lightning registers its SIGTERM handler just before this hook: wrap it.
         if threading.current_thread() is not threading.main_thread():
             return
         self.received = None
-        self._chain = trainer.world_size > 1
+        self._batches = 0
         for signum in self.SIGNALS:
             self._previous[signum] = signal.getsignal(signum)
             signal.signal(signum, self._handle)
@@ -57,9 +67,6 @@ class GracefulStop(L.Callback):
     def _handle(self, signum: int, frame: Any) -> None:
         if self.received is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt  # second Ctrl-C: the user wants out now
-        previous = self._previous.get(signum)
-        if self._chain and signum == signal.SIGTERM and callable(previous):
-            previous(signum, frame)
         self.received = signum
 
     def on_train_batch_end(
@@ -70,11 +77,33 @@ class GracefulStop(L.Callback):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        if self.received is None:
+        signum = self._agreed_signal(trainer)
+        if not signum:
             return
         path = self.last_checkpoint_path(trainer)
+        ckpt = trainer.checkpoint_callback
+        if (
+            isinstance(ckpt, ModelCheckpoint)
+            and ckpt.save_last
+            and path.parent == Path(ckpt.dirpath)
+        ):
+            # Its own: the resumed run's ModelCheckpoint (restored from this file) then
+            # overwrites last.ckpt, where it would write last-v1.ckpt beside a stale one.
+            ckpt.last_model_path = str(path)
         trainer.save_checkpoint(path, weights_only=False)  # the full state, to resume
-        raise StopRequested(self.received, str(path))
+        raise StopRequested(signum, str(path))
+
+    def _agreed_signal(self, trainer: L.Trainer) -> int:
+        """The signal to stop on after this batch, the same on every rank; 0 for none."""
+        if trainer.world_size == 1:
+            return self.received or 0
+        self._batches += 1
+        device = trainer.strategy.root_device
+        if device.type != "cpu" and self._batches % self.sync_every:
+            return 0
+        flag = torch.tensor([self.received or 0], device=device)
+        flag = trainer.strategy.reduce(flag, reduce_op="max")  # SIGTERM (15) beats SIGINT (2)
+        return int(flag.item())
 
     def last_checkpoint_path(self, trainer: L.Trainer) -> Path:
         ckpt = trainer.checkpoint_callback
