@@ -55,7 +55,8 @@ class GracefulStop(L.Callback):
         self._batches = 0
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # Lightning registers its SIGTERM handler just before this hook: wrap it.
+        # Lightning registers its SIGTERM handler just before this hook: replace it
+        # (until teardown restores it).
         if threading.current_thread() is not threading.main_thread():
             return
         self.received = None
