@@ -36,7 +36,8 @@ SWEEP_RANK_ENV = "LITEXP_SWEEP_DDP_RANK"
 # How long rank zero waits for the ranks it started to exit after a job: after a
 # completed one they are past the final barrier and need well under a second; after a
 # failed one they may be stuck in a collective that will never complete.
-EXIT_WAIT_S = {True: 60.0, False: 10.0}
+EXIT_WAIT_COMPLETED_S = 60.0
+EXIT_WAIT_FAILED_S = 10.0
 
 
 def is_global_zero_process() -> bool:
@@ -122,7 +123,7 @@ def end_ddp_job(trainer: L.Trainer, *, completed: bool) -> None:
         torch.distributed.destroy_process_group()
         for rank, proc in enumerate(children, start=1):
             try:
-                proc.wait(timeout=EXIT_WAIT_S[completed])
+                proc.wait(timeout=EXIT_WAIT_COMPLETED_S if completed else EXIT_WAIT_FAILED_S)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()

@@ -41,8 +41,8 @@ class GracefulStop(L.Callback):
 
     Args:
         fallback_dir: where to write ``last.ckpt`` when no ModelCheckpoint is configured.
-        sync_every: batches between two checks across ranks when the ranks run on GPUs
-            (each check waits for the GPU); on the CPU they check after every batch.
+        sync_every: on GPUs, the ranks check after every ``sync_every``-th batch of an
+            epoch (each check waits for the GPU); on the CPU after every batch.
     """
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -52,7 +52,6 @@ class GracefulStop(L.Callback):
         self.sync_every = sync_every
         self.received: int | None = None
         self._previous: dict[int, Any] = {}
-        self._batches = 0
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Lightning registers its SIGTERM handler just before this hook: replace it
@@ -60,7 +59,6 @@ class GracefulStop(L.Callback):
         if threading.current_thread() is not threading.main_thread():
             return
         self.received = None
-        self._batches = 0
         for signum in self.SIGNALS:
             self._previous[signum] = signal.getsignal(signum)
             signal.signal(signum, self._handle)
@@ -78,29 +76,24 @@ class GracefulStop(L.Callback):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        signum = self._agreed_signal(trainer)
+        signum = self._agreed_signal(trainer, batch_idx)
         if not signum:
             return
         path = self.last_checkpoint_path(trainer)
         ckpt = trainer.checkpoint_callback
-        if (
-            isinstance(ckpt, ModelCheckpoint)
-            and ckpt.save_last
-            and path.parent == Path(ckpt.dirpath)
-        ):
+        if isinstance(ckpt, ModelCheckpoint) and ckpt.dirpath and ckpt.save_last:
             # Its own: the resumed run's ModelCheckpoint (restored from this file) then
             # overwrites last.ckpt, where it would write last-v1.ckpt beside a stale one.
             ckpt.last_model_path = str(path)
         trainer.save_checkpoint(path, weights_only=False)  # the full state, to resume
         raise StopRequested(signum, str(path))
 
-    def _agreed_signal(self, trainer: L.Trainer) -> int:
+    def _agreed_signal(self, trainer: L.Trainer, batch_idx: int) -> int:
         """The signal to stop on after this batch, the same on every rank; 0 for none."""
         if trainer.world_size == 1:
             return self.received or 0
-        self._batches += 1
         device = trainer.strategy.root_device
-        if device.type != "cpu" and self._batches % self.sync_every:
+        if device.type != "cpu" and (batch_idx + 1) % self.sync_every:
             return 0
         flag = torch.tensor([self.received or 0], device=device)
         flag = trainer.strategy.reduce(flag, reduce_op="max")  # SIGTERM (15) beats SIGINT (2)
