@@ -1,20 +1,10 @@
-"""Test a checkpoint: python eval.py ckpt_path=<file.ckpt>"""
+"""Test a checkpoint: python eval.py ckpt_path=<file.ckpt>
 
-import sys
+The same as ``litexp eval ...`` once litexp is installed (src/litexp/commands/eval.py).
+"""
 
-import hydra
-from omegaconf import DictConfig
-
-from litexp.cli import flags_first, run_task
-
-
-@hydra.main(version_base="1.3", config_path="conf", config_name="eval")
-def main(cfg: DictConfig) -> None:
-    from litexp.evaluate import evaluate  # torch loads only once Hydra has accepted the config
-
-    run_task(evaluate, cfg)
-
+from litexp.cli import run_main
+from litexp.commands.eval import main
 
 if __name__ == "__main__":
-    sys.argv = flags_first(sys.argv)
-    main()
+    run_main(main)

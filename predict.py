@@ -1,20 +1,10 @@
-"""Classify images: python predict.py ckpt_path=<file.ckpt> input=<image or folder>"""
+"""Classify images: python predict.py ckpt_path=<file.ckpt> input=<image or folder>
 
-import sys
+The same as ``litexp predict ...`` once litexp is installed (src/litexp/commands/predict.py).
+"""
 
-import hydra
-from omegaconf import DictConfig
-
-from litexp.cli import flags_first, run_task
-
-
-@hydra.main(version_base="1.3", config_path="conf", config_name="predict")
-def main(cfg: DictConfig) -> None:
-    from litexp.predict import predict  # torch loads only once Hydra has accepted the config
-
-    run_task(predict, cfg)
-
+from litexp.cli import run_main
+from litexp.commands.predict import main
 
 if __name__ == "__main__":
-    sys.argv = flags_first(sys.argv)
-    main()
+    run_main(main, trainer=False)

@@ -1,20 +1,10 @@
-"""Train a model: python train.py model=cnn data=fashion  (--help lists every option)."""
+"""Train a model: python train.py model=cnn data=fashion  (--help lists every option).
 
-import sys
+The same as ``litexp train ...`` once litexp is installed (src/litexp/commands/train.py).
+"""
 
-import hydra
-from omegaconf import DictConfig
-
-from litexp.cli import flags_first, run_task
-
-
-@hydra.main(version_base="1.3", config_path="conf", config_name="train")
-def main(cfg: DictConfig) -> None:
-    from litexp.train import train  # torch loads only once Hydra has accepted the config
-
-    run_task(train, cfg)
-
+from litexp.cli import run_main
+from litexp.commands.train import main
 
 if __name__ == "__main__":
-    sys.argv = flags_first(sys.argv)
-    main()
+    run_main(main)

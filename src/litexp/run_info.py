@@ -13,20 +13,28 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from litexp.packaging import CONSOLE_SCRIPT, console_command
 from litexp.results import write_json_atomic
 
 RUN_INFO_FILE = "run.json"
 PACKAGES = ("litexp", "torch", "lightning", "timm", "hydra-core", "omegaconf", "torchmetrics")
-SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the checkout litexp runs from
+# A clone litexp runs from (``python train.py``, an editable install); in a wheel's
+# install this is no checkout, and litexp's version says which code ran.
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def command_line(argv: list[str] | None = None) -> str:
-    """The command as typed: ``python train.py model=cnn ...`` (shell-quoted)."""
-    return shlex.join(["python", *(sys.argv if argv is None else argv)])
+    """The command as typed: ``python train.py model=cnn ...`` or ``litexp train model=cnn ...``."""
+    argv = sys.argv if argv is None else argv
+    if console_command(argv):
+        return shlex.join([CONSOLE_SCRIPT, *argv[1:]])
+    return shlex.join(["python", *argv])
 
 
-def git_state(root: Path = SOURCE_ROOT) -> dict[str, Any]:
-    """The commit of the code and whether the tree had uncommitted changes."""
+def git_state(root: Path | None = None) -> dict[str, Any]:
+    """The commit of ``root`` (default: the working directory, the user's project) and
+    whether its tree had uncommitted changes; both None outside a git repository."""
+    root = Path.cwd() if root is None else root
 
     def git(*args: str) -> str | None:
         try:
@@ -42,6 +50,14 @@ def git_state(root: Path = SOURCE_ROOT) -> dict[str, Any]:
         return {"commit": None, "dirty": None}
     status = git("status", "--porcelain", "--untracked-files=no")
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def source_git_state() -> dict[str, Any] | None:
+    """The git state of the clone litexp runs from, if any and not the working directory."""
+    cwd = Path.cwd().resolve()
+    if not (SOURCE_ROOT / ".git").exists() or SOURCE_ROOT in (cwd, *cwd.parents):
+        return None
+    return git_state(SOURCE_ROOT)
 
 
 def versions() -> dict[str, str | None]:
@@ -87,7 +103,9 @@ def session() -> dict[str, Any]:
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command_line(),
         "cwd": os.getcwd(),
-        "git": git_state(),
+        "git": git_state(),  # the user's project, where the command ran
+        # litexp's own checkout, when it runs from one that is not the working directory
+        "litexp_git": source_git_state(),
         "versions": versions(),
         "hardware": hardware(),
     }

@@ -1,0 +1,1 @@
+"""Hydra search-path plugin: litexp's config groups in every Hydra application."""
