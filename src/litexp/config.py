@@ -33,7 +33,8 @@ def register_resolvers() -> None:
     if not OmegaConf.has_resolver("run_dir"):
         from litexp.run_dir import resolve_run_dir
 
-        OmegaConf.register_new_resolver("run_dir", resolve_run_dir, use_cache=True)
+        # No use_cache: OmegaConf refuses it for a resolver taking _root_; it caches itself.
+        OmegaConf.register_new_resolver("run_dir", resolve_run_dir)
 
 
 def build(node: DictConfig, group: str, **kwargs: Any) -> Any:

@@ -13,11 +13,7 @@ from omegaconf import DictConfig
 from litexp.checkpoint import load_checkpoint
 from litexp.config import to_plain
 from litexp.errors import CheckpointError, ConfigError
-from litexp.run_dir import CHECKPOINT_DIR
-
-# Keys that may differ between the first run and its resumption: where data lives,
-# how it is loaded, how long to train.
-MAY_DIFFER = {"data_dir", "cache_dir", "num_workers", "pin_memory", "persistent_workers"}
+from litexp.run_dir import CHECKPOINT_DIR, experiment_differences
 
 
 @dataclass
@@ -44,24 +40,9 @@ def logging_step(ckpt: dict[str, Any]) -> int:
         return int(ckpt.get("global_step", 0))
 
 
-def differences(saved: Any, current: Any, prefix: str) -> list[str]:
-    """``key: saved -> current`` for every differing leaf, ignoring ``MAY_DIFFER`` keys."""
-    if isinstance(saved, dict) and isinstance(current, dict):
-        out = []
-        for key in sorted(set(saved) | set(current)):
-            if key in MAY_DIFFER:
-                continue
-            out += differences(saved.get(key), current.get(key), f"{prefix}.{key}")
-        return out
-    return [] if saved == current else [f"{prefix}={saved!r} (now {current!r})"]
-
-
 def check_same_experiment(saved: dict[str, Any], cfg: DictConfig, run_dir: Path) -> None:
     """Refuse to continue a run with another model, data or seed."""
-    now = to_plain(cfg)
-    diffs = [d for key in ("model", "data") for d in differences(saved.get(key), now.get(key), key)]
-    if saved.get("seed") != now.get("seed"):
-        diffs.append(f"seed={saved.get('seed')!r} (now {now.get('seed')!r})")
+    diffs = experiment_differences(saved, to_plain(cfg))
     if diffs:
         raise ConfigError(
             f"resume={run_dir}: that run was trained with {'; '.join(diffs[:4])}: give the "
