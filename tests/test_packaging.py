@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from litexp.resume import resume_command
+from litexp.run_info import command_line
 from tests.conftest import ROOT, only_run_dir, read_metrics, run_cli
-
-pytestmark = pytest.mark.slow
 
 # A user's model: litexp's mlp group with another width, in their own folder.
 MINE = "defaults:\n  - mlp\nhidden_sizes: [8]\n"
@@ -61,9 +61,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"bin": venv / "bin", "wheel": wheel, "work": work, "clone": clone}
 
 
+@pytest.mark.slow
 def test_the_wheel_holds_the_configs_and_the_command_lists_its_subcommands(installed) -> None:
     names = zipfile.ZipFile(installed["wheel"]).namelist()
-    conf = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "conf").rglob("*.yaml"))
+    clone = installed["clone"]
+    conf = sorted(p.relative_to(clone).as_posix() for p in (clone / "conf").rglob("*.yaml"))
     assert sorted(n.removeprefix("litexp/") for n in names if n.startswith("litexp/conf/")) == conf
     assert "hydra_plugins/litexp_searchpath/litexp_searchpath.py" in names
     assert "hydra_plugins/litexp_optuna_sweeper/_impl.py" in names
@@ -84,6 +86,7 @@ def test_the_wheel_holds_the_configs_and_the_command_lists_its_subcommands(insta
     assert hydra_help.returncode == 0 and "model: cnn, mlp, timm" in hydra_help.stdout
 
 
+@pytest.mark.slow
 def test_installed_litexp_trains_and_evaluates_from_the_users_directory(installed) -> None:
     work, litexp = installed["work"], installed["bin"] / "litexp"
     trained = sh(litexp, "train", "trainer.max_epochs=2", cwd=work)
@@ -108,6 +111,7 @@ def model_config(run: Path) -> dict:
     return yaml.safe_load((run / ".hydra" / "config.yaml").read_text())["model"]
 
 
+@pytest.mark.slow
 def test_a_users_config_folder_joins_litexps_groups(installed, tmp_path) -> None:
     work, litexp = installed["work"], installed["bin"] / "litexp"
     # -cd: myconf has no train.yaml; train.yaml and the mlp it extends are litexp's.
@@ -128,3 +132,16 @@ def test_a_users_config_folder_joins_litexps_groups(installed, tmp_path) -> None
                         "trainer.max_epochs=1", cwd=tmp_path)  # fmt: skip
     assert clone_run.returncode == 0, clone_run.stderr
     assert model_config(only_run_dir(tmp_path / "logs"))["hidden_sizes"] == [8]
+
+
+def test_the_printed_commands_are_the_ones_typed(monkeypatch) -> None:
+    """run.json and the resume hint repeat ``litexp train`` or ``python train.py``."""
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/litexp", "train", "data=moons"])
+    assert command_line() == "litexp train data=moons"
+    hint = resume_command(Path("logs/r"), ["data=moons", "hydra.run.dir=x"])
+    assert hint == "litexp train data=moons resume=logs/r"
+    monkeypatch.setattr(sys, "argv", ["train.py", "data=moons"])
+    assert command_line() == "python train.py data=moons"
+    assert (
+        resume_command(Path("logs/r"), ["data=moons"]) == "python train.py data=moons resume=logs/r"
+    )

@@ -21,6 +21,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import read_write
 
+from litexp.packaging import script_argv
 from litexp.sweep.jobs import in_multirun
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def ddp_job_scope() -> Iterator[None]:
     argv = sys.argv
     env = {k: os.environ.get(k) for k in (*LAUNCHER_ENV, *THREAD_ENV, SWEEP_RANK_ENV)}
     threads = torch.get_num_threads()
-    sys.argv = [argv[0], *hydra_cfg.overrides.task]
+    sys.argv = [*script_argv(argv), *hydra_cfg.overrides.task]  # keeps ``litexp train``
     with read_write(hydra_cfg.run):
         hydra_cfg.run.dir = hydra_cfg.runtime.output_dir
     os.environ[SWEEP_RANK_ENV] = "1"

@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from litexp.checkpoint import load_checkpoint
 from litexp.config import to_plain
 from litexp.errors import CheckpointError, ConfigError
+from litexp.packaging import CONSOLE_SCRIPT, console_command
 from litexp.run_dir import CHECKPOINT_DIR, experiment_differences
 
 
@@ -80,11 +81,13 @@ def plan_resume(cfg: DictConfig, run_dir: Path) -> ResumePlan:
 
 
 def resume_command(run_dir: Path, overrides: list[str] | None = None) -> str:
-    """``python train.py <the run's overrides> resume=<run_dir>``."""
+    """``python train.py <the run's overrides> resume=<run_dir>`` (or ``litexp train ...``)."""
     if overrides is None:
         from hydra.core.hydra_config import HydraConfig
 
         overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
     kept = [o for o in overrides if not o.lstrip("+~").startswith(("resume=", "hydra."))]
+    if console_command(sys.argv):
+        return shlex.join([CONSOLE_SCRIPT, "train", *kept, f"resume={run_dir}"])
     script = Path(sys.argv[0]).name if sys.argv and sys.argv[0].endswith(".py") else "train.py"
     return shlex.join(["python", script, *kept, f"resume={run_dir}"])
