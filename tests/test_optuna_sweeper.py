@@ -28,7 +28,6 @@ COMMAND = [
     "trainer.max_epochs=2",
     "data.n_samples=200",
     "logger=none",
-    "callbacks.progress_bar=null",
 ]
 
 

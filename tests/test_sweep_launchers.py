@@ -16,7 +16,6 @@ TINY = [
     "data=circles",
     "data.n_samples=200",
     "logger=none",
-    "callbacks.progress_bar=null",
 ]
 
 

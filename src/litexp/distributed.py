@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -61,6 +62,21 @@ def is_sweep_rank() -> bool:
     which is the whole sweep. Rank zero records the job's failure instead.
     """
     return os.environ.get(SWEEP_RANK_ENV) == "1"
+
+
+def report_sweep_rank_failure(err: BaseException) -> None:
+    """On a sweep rank whose job failed: its traceback on stderr, since it exits 0.
+
+    Rank zero then fails too, mostly with gloo's "Connection closed by peer", and records
+    that; the cause, this rank's error, would otherwise be shown nowhere.
+    """
+    rank = os.environ.get("LOCAL_RANK", "?")  # set by Lightning's launcher for its ranks
+    print(
+        f"litexp: DDP rank {rank} failed (rank zero records the job as failed):",
+        file=sys.stderr,
+    )
+    traceback.print_exception(err, file=sys.stderr)
+    sys.stderr.flush()
 
 
 @contextmanager
