@@ -90,3 +90,25 @@ def test_sweep_with_a_failing_job_goes_on_and_exits_nonzero(tmp_path: Path) -> N
     assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1", "2"]
     for job in ("0", "2"):
         assert list((sweep / job / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_error_text_with_rich_markup_is_printed_as_it_is(tmp_path: Path, capsys) -> None:
+    """A job's error holding "[/...]" (rich's closing tag) is shown literally; the sweep fails."""
+    from omegaconf import OmegaConf
+
+    from litexp.sweep.summary import SweepSummary
+
+    error = "RuntimeError: [/__w/pytorch/aten/src/ATen/native/Copy.cpp:42] [bold]no[/bold]"
+    _job(tmp_path, "0", ["model.hidden_sizes=[8]"], _done(0.7, 0.6))
+    _job(tmp_path, "1", ["model.hidden_sizes=[/x]"], {"status": "failed", "error": error})
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
+
+    with pytest.raises(SystemExit) as stop:
+        SweepSummary().on_multirun_end(config)
+
+    assert stop.value.code == 1
+    out, err = capsys.readouterr()
+    assert "[/__w/pytorch/aten/src/ATen/native/Copy.cpp:42]" in out  # the table is printed
+    assert "[bold]no[/bold]" in out
+    assert "model.hidden_sizes=[/x]" in out
+    assert "1 of 2 jobs failed" in err

@@ -20,6 +20,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 SUMMARY_CSV = "summary.csv"
 SUMMARY_MD = "summary.md"
@@ -190,17 +191,19 @@ def print_table(
 ) -> None:
     """The summary as a rich table on the console."""
     metrics = metric_columns(rows, objective)
-    table = Table(title=title)
+    # Text, not markup: an error or a path may hold "[/...]", which rich would parse.
+    table = Table(title=Text(title))
     for name in _header(rows, metrics):
         numeric = name in metrics or name in ("trial", "wall_time_s")
         table.add_column(name, justify="right" if numeric else "left", overflow="fold")
     style = {"failed": "red", "pruned": "yellow", "incomplete": "dim"}
     for r in _varying(rows):
-        table.add_row(*_cells(r, metrics, _has_trials(rows), digits=4), style=style.get(r.status))
+        cells = _cells(r, metrics, _has_trials(rows), digits=4)
+        table.add_row(*(Text(str(c)) for c in cells), style=style.get(r.status))
     console = console or Console(width=None if sys.stdout.isatty() else 160)
     console.print(table)
     if common := common_overrides(rows):
-        console.print(f"common overrides: {' '.join(common)}")
+        console.print(Text(f"common overrides: {' '.join(common)}"))
 
 
 def summarize(sweep_dir: Path, objective: str, direction: str = "maximize") -> list[JobRow]:
