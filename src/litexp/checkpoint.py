@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
+from litexp.checkpoint_files import damaged_entry
 from litexp.errors import CheckpointError
 
 PLAIN = (str, int, float, bool, type(None))
@@ -58,6 +59,12 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(
             f"checkpoint {path} is truncated or not a torch checkpoint (no zip archive inside): "
             "use another checkpoint"
+        )
+    damaged = damaged_entry(path)
+    if damaged:  # same size, other bytes: torch would load the wrong weights silently
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt: {damaged} fails its CRC check (damaged on disk "
+            "or in a copy): use another checkpoint"
         )
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)

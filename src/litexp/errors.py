@@ -20,6 +20,10 @@ class TrainingError(RuntimeError):
     """Training itself failed (e.g. the loss became NaN); the run is marked failed."""
 
 
+class DiskFullError(TrainingError):
+    """A checkpoint could not be written for lack of space; names the path and free bytes."""
+
+
 class Interrupted(Exception):
     """Stopped on a signal after saving a checkpoint.
 

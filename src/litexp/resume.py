@@ -11,7 +11,9 @@ from typing import Any
 from omegaconf import DictConfig
 
 from litexp.checkpoint import load_checkpoint
+from litexp.checkpoint_files import remove_untracked
 from litexp.config import to_plain
+from litexp.distributed import is_global_zero_process
 from litexp.errors import CheckpointError, ConfigError
 from litexp.packaging import CONSOLE_SCRIPT, console_command
 from litexp.run_dir import CHECKPOINT_DIR, experiment_differences
@@ -73,6 +75,11 @@ def plan_resume(cfg: DictConfig, run_dir: Path) -> ResumePlan:
                 file=sys.stderr,
             )
         check_same_experiment(ckpt["litexp"]["config"], cfg, run_dir)
+        if is_global_zero_process():  # files a kill left beyond save_top_k
+            stale = remove_untracked(run_dir / CHECKPOINT_DIR, ckpt, path)
+            if stale:
+                names = ", ".join(p.name for p in stale)
+                print(f"litexp: removed stale checkpoints a kill left: {names}", file=sys.stderr)
         return ResumePlan(checkpoint=path, step=logging_step(ckpt))
     raise CheckpointError(
         f"resume={run_dir}: no readable checkpoint in {run_dir / CHECKPOINT_DIR} "

@@ -19,6 +19,7 @@ from litexp.callbacks.nan_guard import NanGuard
 from litexp.callbacks.rng_state import RngState
 from litexp.callbacks.run_metadata import RunMetadata
 from litexp.checkpoint import check_fits, load_checkpoint
+from litexp.checkpoint_files import newest_checkpoint
 from litexp.config import build, to_plain
 from litexp.data.base import ClassificationData
 from litexp.distributed import end_ddp_job, is_global_zero_process
@@ -30,6 +31,7 @@ from litexp.results import METRICS_FILE, log_hparams, print_summary, scalars, wr
 from litexp.resume import plan_resume, resume_command
 from litexp.run_dir import CHECKPOINT_DIR, check_writable
 from litexp.run_info import write_run_info
+from litexp.run_lock import RunLock
 
 FINAL_METRICS = ("train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc")
 
@@ -180,6 +182,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     out = Path(cfg.paths.output_dir)
     check_writable(out)
     out.mkdir(parents=True, exist_ok=True)
+    # One process trains a run directory (rank zero holds it for all ranks): a second
+    # resume= is refused before it touches a checkpoint or metrics.json.
+    lock = RunLock(out) if is_global_zero_process() else None
     resuming = bool(cfg.get("resume"))
     record = {"seed": cfg.get("seed"), "run_dir": str(out), "metrics": {}}
     touched = not resuming  # a resumed run's files are only rewritten once training starts
@@ -212,6 +217,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     finally:
         if trainer is not None:
             end_ddp_job(trainer, completed=completed)
+        if lock is not None:
+            lock.release()
 
 
 def _setup(
@@ -272,9 +279,7 @@ def _fit_and_test(
         if isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_score is not None
         else None,
         "monitor": checkpoint.monitor if isinstance(checkpoint, ModelCheckpoint) else None,
-        "last_checkpoint": checkpoint.last_model_path or None
-        if isinstance(checkpoint, ModelCheckpoint)
-        else None,
+        "last_checkpoint": newest_checkpoint(trainer) or None,
         "seed": cfg.seed,
         "wall_time_s": round(time.perf_counter() - start, 3),
         "run_dir": str(out),

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from litexp.errors import DiskFullError
+
+# errno values of "no room": the disk, a quota, a file size limit (ulimit -f).
+NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+# torch's zip writer reports a failed write as a RuntimeError without the errno
+# ("unexpected pos"): with less than this free on the disk, that is a full disk.
+NEARLY_FULL_BYTES = 16 * 2**20
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -36,8 +46,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
+        except (OSError, RuntimeError) as err:
+            full = disk_full_error(err, tmp, path)
+            if full is None:
+                raise
+            raise full from None
         finally:
-            tmp.unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)  # the previous checkpoint at ``path`` stays intact
         # Make the rename itself durable (a power loss right after must not undo it).
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -52,3 +67,24 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if len(args) > 1:
             args = args[:1]
         return super().load_checkpoint(path, *args, weights_only=True, **kwargs)
+
+
+def disk_full_error(err: BaseException, tmp: Path, path: Path) -> DiskFullError | None:
+    """The user-facing error for a save that failed for lack of room, else None.
+
+    Measured while the partial temporary file still exists: deleting it frees space.
+    """
+    try:
+        free = shutil.disk_usage(tmp.parent).free
+    except OSError:
+        return None
+    errno_full = isinstance(err, OSError) and err.errno in NO_ROOM
+    if not (errno_full or free < NEARLY_FULL_BYTES):
+        return None
+    written = tmp.stat().st_size if tmp.exists() else 0
+    why = os.strerror(err.errno) if isinstance(err, OSError) and err.errno else "disk full"
+    return DiskFullError(
+        f"cannot write checkpoint {path} ({why}): {free / 2**20:.1f} MiB free on that disk "
+        f"after writing {written / 2**20:.1f} MiB of it; free some space (or set paths.log_dir "
+        "elsewhere) and resume: the previous checkpoints are kept"
+    )

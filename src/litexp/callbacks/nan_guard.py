@@ -7,6 +7,7 @@ from typing import Any
 import lightning as L
 import torch
 
+from litexp.checkpoint_files import newest_checkpoint
 from litexp.errors import TrainingError
 
 
@@ -81,7 +82,7 @@ class NanGuard(L.Callback):
             return
         epoch, step, steps = where[bad[0]]
         step -= steps - 1 - first_bad[bad[0]]  # the batch's step that went wrong
-        last = getattr(trainer.checkpoint_callback, "last_model_path", "") or "none written yet"
+        last = newest_checkpoint(trainer) or "none written yet"
         raise NonFiniteLoss(
             f"training loss became NaN or infinite at epoch {epoch}, step {step}: lower "
             f"model.lr or check the data for NaN/inf values (last good checkpoint: {last})"

@@ -21,6 +21,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from litexp.data.base import InMemoryData, check_positive_int
 from litexp.data.idx import read_pair
 from litexp.data.tensors import TensorSplit
+from litexp.downloads import run_download
 from litexp.errors import ConfigError, DataError
 
 FILES = {
@@ -141,8 +142,11 @@ class MNISTLike(InMemoryData):
             raise self._not_found()
         from torchvision import datasets
 
-        try:
+        def fetch() -> None:
             getattr(datasets, self.torchvision_name)(root=self.data_dir, download=True)
+
+        try:  # given up when nothing arrives for LITEXP_DOWNLOAD_TIMEOUT seconds
+            run_download(fetch, [self.data_dir])
         except Exception as err:  # URLError, RuntimeError, OSError: all mean "not here"
             first = str(err).strip().splitlines()
             raise self._not_found(first[-1][:200] if first else type(err).__name__) from None

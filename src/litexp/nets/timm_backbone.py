@@ -9,6 +9,8 @@ from typing import Any
 import timm
 from torch import nn
 
+from litexp.downloads import run_download
+
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 
 
@@ -70,10 +72,15 @@ def create_timm_model(
                 "in timm's format, or a litexp .ckpt"
             )
         overlay["file"] = str(path)
-    try:
-        model = timm.create_model(
+
+    def create() -> nn.Module:
+        return timm.create_model(
             name, pretrained=pretrained, pretrained_cfg_overlay=overlay or None, **kwargs
         )
+
+    try:
+        # From the hub: given up when the network stops answering (HF cache or torch hub).
+        model = run_download(create, _hub_folders()) if weights is None and pretrained else create()
     except (RuntimeError, KeyError) as err:
         if weights is None and pretrained:
             raise _hub_error(name, err) from None
@@ -91,6 +98,14 @@ def create_timm_model(
     if not keep_head:
         model.reset_classifier(0)  # (B, C, H, W) -> pooled (B, num_features)
     return model
+
+
+def _hub_folders() -> list[Path]:
+    """Where timm's hub downloads land: huggingface_hub's cache, torch.hub's checkpoints."""
+    import torch.hub
+    from huggingface_hub import constants
+
+    return [Path(constants.HF_HUB_CACHE), Path(torch.hub.get_dir())]
 
 
 def _hub_error(name: str, err: BaseException) -> ValueError:
