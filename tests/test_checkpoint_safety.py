@@ -10,7 +10,7 @@ import torch
 
 from litexp.callbacks.atomic_checkpoint import AtomicCheckpointIO
 from litexp.checkpoint import load_checkpoint
-from litexp.errors import CheckpointError
+from litexp.errors import CheckpointError, DiskFullError
 
 
 class _WritesMarker:
@@ -103,7 +103,7 @@ def test_save_killed_midway_leaves_the_old_checkpoint_whole(tmp_path, monkeypatc
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(torch, "save", dies_halfway)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(DiskFullError, match=f"cannot write checkpoint {path} .No space left"):
         io.save_checkpoint(_litexp_ckpt(state_dict={"w": torch.ones(2)}), path)
     assert path.read_bytes() == before
     assert load_checkpoint(path)["state_dict"]["w"].sum() == 0
