@@ -61,7 +61,8 @@ def run_download(fn: Callable[[], T], watch: Iterable[str | Path]) -> T:
     up it is left behind, and ends with the process. ``fn``'s own exception is re-raised.
     """
     timeout = download_timeout()
-    folders = [Path(p) for p in watch]
+    paths = {Path(p).absolute() for p in watch}
+    folders = [p for p in paths if not any(q in p.parents for q in paths)]  # walk each once
     outcome: dict[str, object] = {}
 
     def target() -> None:

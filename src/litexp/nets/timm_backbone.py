@@ -101,11 +101,12 @@ def create_timm_model(
 
 
 def _hub_folders() -> list[Path]:
-    """Where timm's hub downloads land: huggingface_hub's cache, torch.hub's checkpoints."""
+    """Where timm's hub downloads land: huggingface_hub's cache (and its xet chunks, under
+    HF_HOME), torch.hub's checkpoints."""
     import torch.hub
     from huggingface_hub import constants
 
-    return [Path(constants.HF_HUB_CACHE), Path(torch.hub.get_dir())]
+    return [Path(constants.HF_HUB_CACHE), Path(constants.HF_HOME), Path(torch.hub.get_dir())]
 
 
 def _hub_error(name: str, err: BaseException) -> ValueError:
