@@ -4,10 +4,9 @@ Same model class and initial weights, same data tensors and batches (the datamod
 own loader and on-device batch transforms), same optimiser and batch size. litexp runs
 as ``train()`` does: the default callbacks, progress bar and TensorBoard logger, plus the
 run's own (RNG state, NaN guard, graceful stop, run metadata); the plain loop does the
-forward/backward/step and a validation pass per epoch, nothing else. litexp runs with
-the model's default ``fused_steps`` (K optimizer steps per Lightning batch), and again with
-``model.fused_steps=1`` to show what Lightning's per-batch loop costs. Runs alternate
-(litexp, plain, litexp, plain, ...) in one process, so all see the same machine.
+forward/backward/step and a validation pass per epoch, nothing else. A bare Lightning
+Trainer (no callbacks, logger or bar) shows what Lightning's own loop costs. Runs
+alternate (litexp, plain, bare, litexp, ...) in one process, so all see the same machine.
 
     python -m benchmarks.loop_overhead [--repeats 3] [--which mlp,cnn]
 """
@@ -25,7 +24,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from litexp.config import register_resolvers, to_plain
-from litexp.profiling import NoProfiler
+from litexp.hardware import skip_nvml_check_without_gpu
 from litexp.train import build_data_and_model, build_trainer, run_callbacks
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -74,7 +73,7 @@ def litexp_epochs(case: str, bare: bool = False, *extra: str) -> tuple[list[floa
 
     ``bare``: a Trainer with no callbacks, logger, progress bar or checkpoints instead,
     the floor of Lightning's own loop around the same model and data. ``extra``: config
-    overrides, e.g. ``model.fused_steps=1``.
+    overrides, e.g. ``data.batch_size=512``.
     """
     with tempfile.TemporaryDirectory() as out:
         cfg = _config(case, out, *extra)
@@ -90,7 +89,6 @@ def litexp_epochs(case: str, bare: bool = False, *extra: str) -> tuple[list[floa
                 enable_checkpointing=False,
                 enable_model_summary=False,
                 num_sanity_val_steps=0,
-                profiler=NoProfiler(),
                 default_root_dir=out,
             )
         else:
@@ -98,7 +96,6 @@ def litexp_epochs(case: str, bare: bool = False, *extra: str) -> tuple[list[floa
             trainer = build_trainer(cfg, callbacks, model=model)
         trainer.fit(model, datamodule=datamodule)
         times = [b - a for a, b in zip(clock.marks, clock.marks[1:], strict=False)]
-        # Optimizer steps, not Lightning batches: with model.fused_steps = K one batch is K steps.
         return times[1:], trainer.global_step // EPOCHS
 
 
@@ -138,19 +135,15 @@ def plain_epochs(case: str) -> list[float]:
 
 def measure(case: str, repeats: int = 3) -> dict:
     """Median seconds per epoch of each side, the slowdown and the extra ms per step."""
-    ours, plain, bare, unfused, steps = [], [], [], [], 0
+    ours, plain, bare, steps = [], [], [], 0
     for _ in range(repeats):
         t, steps = litexp_epochs(case)
         ours.append(statistics.median(t))
         plain.append(statistics.median(plain_epochs(case)))
         bare.append(statistics.median(litexp_epochs(case, bare=True)[0]))
-        unfused.append(statistics.median(litexp_epochs(case, False, "model.fused_steps=1")[0]))
     lit, base = statistics.median(ours), statistics.median(plain)
     return {
         "bare_lightning_extra_ms_per_step": 1000 * (statistics.median(bare) - base) / steps,
-        "unfused_extra_ms_per_step": 1000 * (statistics.median(unfused) - base) / steps,
-        "unfused_slowdown_pct": 100 * (statistics.median(unfused) / base - 1),
-        "fused_steps": _config(case, "/tmp").model.fused_steps,
         "case": case,
         "steps_per_epoch": steps,
         "litexp_s_per_epoch": lit,
@@ -177,8 +170,7 @@ def markdown(results: list[dict]) -> str:
         runs = lambda xs: f"{min(xs):.3f}-{max(xs):.3f}"  # noqa: E731
         rows.append(
             (
-                f"loop overhead, {r['case']}: litexp (model.fused_steps={r['fused_steps']}) vs "
-                f"plain loop ({r['steps_per_epoch']} steps/epoch)",
+                f"loop overhead, {r['case']}: litexp vs plain loop ({r['steps_per_epoch']} steps/epoch)",
                 f"{r['litexp_s_per_epoch']:.3f} s/epoch ({runs(r['litexp_runs'])}) vs "
                 f"{r['plain_s_per_epoch']:.3f} ({runs(r['plain_runs'])}): "
                 f"{r['slowdown_pct']:+.1f}%, {r['extra_ms_per_step']:+.3f} ms/step",
@@ -188,17 +180,8 @@ def markdown(results: list[dict]) -> str:
         )
         rows.append(
             (
-                f"loop overhead, {r['case']}: litexp with model.fused_steps=1 (Lightning's loop per batch)",
-                f"{r['unfused_slowdown_pct']:+.1f}%, {r['unfused_extra_ms_per_step']:+.3f} ms/step "
-                "vs the plain loop",
-                "",
-                f"`python -m benchmarks.loop_overhead --which {r['case']}`",
-            )
-        )
-        rows.append(
-            (
                 f"loop overhead, {r['case']}: Lightning alone (no callbacks, logger, bar, "
-                f"checkpoints; fused_steps={r['fused_steps']})",
+                "checkpoints)",
                 f"{r['bare_lightning_extra_ms_per_step']:+.3f} ms/step vs the plain loop",
                 "",
                 f"`python -m benchmarks.loop_overhead --which {r['case']}`",
@@ -212,13 +195,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--which", default="mlp,cnn")
     args = parser.parse_args()
+    skip_nvml_check_without_gpu()  # as litexp's commands do at start-up (litexp.cli)
     for case in args.which.split(","):
         r = measure(case, args.repeats)
         print(
             f"{case}: litexp {r['litexp_s_per_epoch']:.3f} s/epoch, plain {r['plain_s_per_epoch']:.3f} "
             f"s/epoch, {r['slowdown_pct']:+.1f}%, {r['extra_ms_per_step']:+.3f} ms/step "
-            f"({r['steps_per_epoch']} steps/epoch, fused_steps={r['fused_steps']}); unfused "
-            f"{r['unfused_extra_ms_per_step']:+.3f} ms/step; Lightning alone "
+            f"({r['steps_per_epoch']} steps/epoch); Lightning alone "
             f"{r['bare_lightning_extra_ms_per_step']:+.3f} ms/step"
         )
 

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
@@ -103,36 +102,25 @@ SMALL = ["trainer.max_epochs=3", "logger=none", "callbacks.progress_bar=null", "
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory) -> Callable[[int], dict]:
-    """The summary of the same run without a stop, for each ``model.fused_steps``."""
-    runs: dict[int, dict] = {}
-
-    def summary(fused_steps: int) -> dict:
-        if fused_steps not in runs:
-            out = tmp_path_factory.mktemp("uninterrupted")
-            overrides = [*SMALL, f"model.fused_steps={fused_steps}", f"paths.output_dir={out}"]
-            runs[fused_steps] = train(compose_config("train", ["trainer=cpu", *overrides]))
-        return runs[fused_steps]
-
-    return summary
+def uninterrupted(tmp_path_factory) -> dict:
+    """The summary of the same run without a stop."""
+    out = tmp_path_factory.mktemp("uninterrupted")
+    return train(compose_config("train", ["trainer=cpu", *SMALL, f"paths.output_dir={out}"]))
 
 
 @pytest.mark.parametrize(
-    ("signum", "fused_steps", "at_step", "stopped_at"),
+    ("signum", "at_step", "stopped_at"),
     [
-        (signal.SIGTERM, 1, 15, 16),  # the middle of epoch 1; the running batch finished
-        (signal.SIGINT, 1, 15, 16),
-        # Groups of 4 batches of an 11-batch epoch start at steps 11, 15, 19: the group
-        # starting at 15 finishes.
-        (signal.SIGTERM, 4, 15, 19),
+        (signal.SIGTERM, 15, 16),  # the middle of epoch 1; the running batch finished
+        (signal.SIGINT, 15, 16),
         # Before the first epoch's end, when ModelCheckpoint had no last.ckpt of its own:
         # the resumed run used to write last-v1.ckpt beside the stale last.ckpt.
-        (signal.SIGTERM, 1, 3, 4),
+        (signal.SIGTERM, 3, 4),
     ],
-    ids=["SIGTERM", "SIGINT", "SIGTERM-fused", "SIGTERM-first-epoch"],
+    ids=["SIGTERM", "SIGINT", "SIGTERM-first-epoch"],
 )
 def test_signal_saves_prints_the_resume_command_and_resumes_exactly(
-    make_cfg, tmp_path, capsys, signum, fused_steps, at_step, stopped_at, uninterrupted
+    make_cfg, tmp_path, capsys, signum, at_step, stopped_at, uninterrupted
 ):
     run_dir = tmp_path / "run"
     sender = [
@@ -141,7 +129,7 @@ def test_signal_saves_prints_the_resume_command_and_resumes_exactly(
         f"+callbacks.signal.at_step={at_step}",
     ]
     with pytest.raises(Interrupted) as stop:
-        train(make_cfg(*SMALL, f"model.fused_steps={fused_steps}", *sender))
+        train(make_cfg(*SMALL, *sender))
     assert stop.value.signum == signum
     err = capsys.readouterr().err
     assert f"stopped on {signal.Signals(signum).name}" in err
@@ -154,9 +142,9 @@ def test_signal_saves_prints_the_resume_command_and_resumes_exactly(
     assert signal.getsignal(signum) is not None  # our handler was taken down again
 
     # Resumed mid-epoch: the rest of epoch 1 gets the batches it would have had.
-    summary = train(make_cfg(*SMALL, f"model.fused_steps={fused_steps}", f"resume={run_dir}"))
+    summary = train(make_cfg(*SMALL, f"resume={run_dir}"))
     assert summary["status"] == "completed"
-    assert summary["metrics"] == uninterrupted(fused_steps)["metrics"]
+    assert summary["metrics"] == uninterrupted["metrics"]
     final = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
     assert final["global_step"] == 3 * 11 and final["epoch"] == 2
     assert summary["last_checkpoint"] == str(run_dir / "checkpoints" / "last.ckpt")

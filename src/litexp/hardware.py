@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import lightning  # noqa: F401  (sets the variable on import: undone after it, not before)
 import torch
 
 NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
@@ -18,6 +19,7 @@ def skip_nvml_check_without_gpu() -> bool:
     graph-capture health check): 70 us a call here; the small MLP's plain-loop epoch
     went from 0.70 to 0.63 s without it (benchmarks/loop_overhead.py, same process).
     With no CUDA device there is nothing a fork could break, so the variable goes.
+    Called once per process, when a command starts its task (``litexp.cli.run_task``).
     Returns whether it was removed.
     """
     if os.environ.get(NVML_CHECK) != "1" or not torch.backends.cuda.is_built():

@@ -24,9 +24,7 @@ from litexp.config import build, to_plain
 from litexp.data.base import ClassificationData
 from litexp.distributed import end_ddp_job, is_global_zero_process
 from litexp.errors import ConfigError, Interrupted
-from litexp.hardware import skip_nvml_check_without_gpu
 from litexp.preflight import check_disk_space, check_run_config
-from litexp.profiling import NoProfiler
 from litexp.results import METRICS_FILE, log_hparams, print_summary, scalars, write_json_atomic
 from litexp.resume import plan_resume, resume_command
 from litexp.run_dir import CHECKPOINT_DIR, check_writable
@@ -75,9 +73,6 @@ def build_trainer(
 
     ``purge_step``: when resuming, TensorBoard hides the events a stopped process wrote
     at or after this step, so the resumed curves have no duplicated steps.
-    ``model``: the model it will fit; one with ``fused_steps`` > 1 takes the Trainer's
-    gradient clipping and accumulation to apply itself (Lightning refuses them when the
-    model steps the optimiser).
     """
 
     def logger_kwargs(node: DictConfig) -> dict[str, Any]:
@@ -100,11 +95,6 @@ def build_trainer(
     extras: dict[str, Any] = {}
     if not cfg.trainer.get("plugins"):
         extras["plugins"] = [AtomicCheckpointIO()]
-    if not cfg.trainer.get("profiler"):
-        extras["profiler"] = NoProfiler()
-    skip_nvml_check_without_gpu()
-    if not model.automatic_optimization:
-        extras.update(fused_steps_trainer_options(cfg.trainer, model))
     return build(
         cfg.trainer,
         "trainer",
@@ -112,33 +102,6 @@ def build_trainer(
         logger=loggers or False,
         **extras,
     )
-
-
-def fused_steps_trainer_options(trainer_cfg: DictConfig, model: Any) -> dict[str, Any]:
-    """The Trainer arguments that change when ``model.fused_steps`` = K > 1.
-
-    Clipping and accumulation move to ``model.loop_options`` (the model applies them per
-    step); a batch count (``limit_train_batches``, ``val_check_interval``) becomes a count
-    of groups of K, so each still means batches of ``batch_size``.
-    """
-    k, options, extras = model.fused_steps, model.loop_options, {}
-    for key in ("gradient_clip_val", "gradient_clip_algorithm", "accumulate_grad_batches"):
-        if trainer_cfg.get(key) is not None:
-            setattr(options, key, trainer_cfg[key])
-            extras[key] = 1 if key == "accumulate_grad_batches" else None
-    limit = trainer_cfg.get("limit_train_batches")
-    if isinstance(limit, int) and not isinstance(limit, bool):
-        options.limit_train_batches = limit
-        extras["limit_train_batches"] = -(-limit // k)  # the groups that hold them
-    interval = trainer_cfg.get("val_check_interval")
-    if isinstance(interval, int) and not isinstance(interval, bool):
-        if interval % k:
-            raise ConfigError(
-                f"trainer.val_check_interval={interval} is invalid with model.fused_steps={k}:"
-                f" batches are taken {k} at a time, so use a multiple of {k} (or a fraction)"
-            )
-        extras["val_check_interval"] = interval // k
-    return extras
 
 
 def run_callbacks(

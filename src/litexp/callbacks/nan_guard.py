@@ -21,8 +21,7 @@ class NanGuard(L.Callback):
     No host sync per step: each batch's ``isfinite(loss)`` goes into a small device
     buffer (a few tiny kernels), read every ``check_every_n_steps`` batches, before every
     validation and before every checkpoint is written. So no checkpoint ever holds the
-    diverged weights, the last good one stays, and the message names the exact step
-    (a model with ``fused_steps`` > 1 returns every step's loss as ``losses``).
+    diverged weights, the last good one stays, and the message names the exact step.
 
     Args:
         check_every_n_steps: how often to read the buffer (one host sync each time).
@@ -34,8 +33,8 @@ class NanGuard(L.Callback):
                 f"check_every_n_steps={check_every_n_steps!r} is invalid: must be >= 1"
             )
         self.every = check_every_n_steps
-        self._first_bad: torch.Tensor | None = None  # (every,) one slot per unchecked batch
-        self._where: list[tuple[int, int, int]] = []  # (epoch, step, steps) of each slot
+        self._finite: torch.Tensor | None = None  # (every,) one slot per unchecked batch
+        self._where: list[tuple[int, int]] = []  # (epoch, global step) of each slot
 
     def on_train_batch_end(
         self,
@@ -46,16 +45,13 @@ class NanGuard(L.Callback):
         batch_idx: int,
     ) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        losses = outputs.get("losses", loss) if isinstance(outputs, dict) else loss
-        if not isinstance(losses, torch.Tensor):
+        if not isinstance(loss, torch.Tensor):
             return
-        finite = torch.isfinite(losses.detach().reshape(-1))
-        if self._first_bad is None or self._first_bad.device != finite.device:
-            self._first_bad = torch.full((self.every,), -1, device=finite.device)
-        # The first non-finite step of the batch's steps, -1 if none: still on the device.
-        self._first_bad[len(self._where)] = torch.where(finite.all(), -1, (~finite).int().argmax())
-        # (epoch, global step after the batch, steps the batch took)
-        self._where.append((trainer.current_epoch, trainer.global_step, finite.numel()))
+        finite = torch.isfinite(loss.detach()).all()
+        if self._finite is None or self._finite.device != finite.device:
+            self._finite = torch.ones(self.every, dtype=torch.bool, device=finite.device)
+        self._finite[len(self._where)] = finite  # still on the device: no host sync
+        self._where.append((trainer.current_epoch, trainer.global_step))  # after the batch
         if len(self._where) == self.every:
             self.check(trainer)
 
@@ -73,15 +69,14 @@ class NanGuard(L.Callback):
 
     def check(self, trainer: L.Trainer) -> None:
         """Raise NonFiniteLoss if a non-finite loss was seen since the last check."""
-        if not self._where or self._first_bad is None:
+        if not self._where or self._finite is None:
             return
-        first_bad = self._first_bad[: len(self._where)].tolist()  # the one host sync
+        finite = self._finite[: len(self._where)].tolist()  # the one host sync
         where, self._where = self._where, []
-        bad = [i for i, b in enumerate(first_bad) if b >= 0]
+        bad = [i for i, ok in enumerate(finite) if not ok]
         if not bad:
             return
-        epoch, step, steps = where[bad[0]]
-        step -= steps - 1 - first_bad[bad[0]]  # the batch's step that went wrong
+        epoch, step = where[bad[0]]
         last = newest_checkpoint(trainer) or "none written yet"
         raise NonFiniteLoss(
             f"training loss became NaN or infinite at epoch {epoch}, step {step}: lower "

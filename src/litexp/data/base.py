@@ -43,14 +43,6 @@ class ClassificationData(L.LightningDataModule):
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.seed = seed
-        # Set by a model with fused_steps > 1: the train loader hands out that many
-        # batches at once, which the model steps through one batch_size at a time.
-        self.fused_steps = 1
-
-    @property
-    def train_batch_size(self) -> int:
-        """What one train-loader batch holds: ``batch_size`` times ``fused_steps``."""
-        return self.batch_size * self.fused_steps
 
     def describe(self) -> dict:
         """What a checkpoint needs to rebuild the head and name the predictions."""
@@ -93,7 +85,7 @@ class InMemoryData(ClassificationData):
         # A fixed generator: the shuffle order depends on the seed only, so a resumed
         # or repeated run sees the same batches.
         gen = torch.Generator().manual_seed(self.seed) if shuffle else None
-        bs = self.train_batch_size if stage == "train" else self.eval_batch_size
+        bs = self.batch_size if stage == "train" else self.eval_batch_size
         return tensor_loader(self._split(stage), bs, shuffle=shuffle, generator=gen)
 
     def train_dataloader(self) -> torch.utils.data.DataLoader:

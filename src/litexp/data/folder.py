@@ -245,7 +245,7 @@ class FolderData(ClassificationData):
         # The cached-feature loader's shuffle: the same batches, cached or not, resumed or not.
         return DataLoader(
             dataset,
-            batch_size=self.train_batch_size if train else self.eval_batch_size,
+            batch_size=self.batch_size if train else self.eval_batch_size,
             sampler=EpochShuffle(dataset, self.seed) if train else None,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
@@ -271,7 +271,7 @@ class FolderData(ClassificationData):
     def _loader(self, split: str, train: bool = False) -> DataLoader:
         if split in self.features:
             gen = torch.Generator().manual_seed(self.seed) if train else None
-            bs = self.train_batch_size if train else self.eval_batch_size
+            bs = self.batch_size if train else self.eval_batch_size
             return tensor_loader(self.features[split], bs, shuffle=train, generator=gen)
         return self.image_loader(split, train=train)
 
