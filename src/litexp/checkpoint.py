@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
+from litexp.allowlist import check_stored_config
 from litexp.checkpoint_files import damaged_entry
 from litexp.errors import CheckpointError
 
@@ -123,16 +124,22 @@ def check_fits(ckpt: dict[str, Any], model: torch.nn.Module, path: str | Path) -
         )
 
 
-def run_config(ckpt: dict[str, Any]) -> Any:
+def run_config(ckpt: dict[str, Any], path: str | Path = "?") -> Any:
     """The run's config, as needed to rebuild its model offline from the checkpoint alone.
 
     A model may store ``litexp.rebuild_overrides.model`` (e.g. TimmTransfer: no
     pretrained download, no weights file, its preprocessing spelt out): the state dict
     holds every weight anyway.
+
+    Raises:
+        CheckpointError: the config would build something a checkpoint may not name
+            (``litexp.allowlist``): checked before and after the overrides are merged.
     """
+    check_stored_config(ckpt["litexp"]["config"], f"checkpoint {path}")
     cfg = OmegaConf.create(ckpt["litexp"]["config"])
     for key, value in ckpt["litexp"].get("rebuild_overrides", {}).get("model", {}).items():
         cfg.model[key] = value
+    check_stored_config(cfg, f"checkpoint {path}")
     return cfg
 
 
@@ -148,7 +155,7 @@ def rebuild(
     """
     from litexp.train import build_data_and_model
 
-    cfg = run_config(ckpt)
+    cfg = run_config(ckpt, path)
     for key, value in (data_overrides or {}).items():
         if value is not None:
             cfg.data[key] = value

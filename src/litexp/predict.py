@@ -94,7 +94,7 @@ def from_checkpoint(path: str | Path) -> tuple[Classify, dict[str, Any], list[st
             f"({ckpt['litexp']['config'].get('data', {}).get('_target_', '?')}, inputs "
             f"{data.get('input_shape')}): predict.py classifies image files"
         )
-    cfg = run_config(ckpt)
+    cfg = run_config(ckpt, path)
     shape = data.get("input_shape")
     model = build(
         cfg.model,

@@ -10,6 +10,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from litexp.allowlist import check_stored_config
 from litexp.checkpoint import load_checkpoint
 from litexp.checkpoint_files import remove_untracked
 from litexp.config import to_plain
@@ -69,6 +70,8 @@ def plan_resume(cfg: DictConfig, run_dir: Path) -> ResumePlan:
         except CheckpointError as err:
             problems.append(str(err))
             continue
+        # A tampered config is refused outright, not skipped: the run directory is suspect.
+        check_stored_config(ckpt["litexp"]["config"], f"checkpoint {path}")
         if problems:
             print(
                 f"litexp: {'; '.join(problems)}; resuming from {path.name} instead",
