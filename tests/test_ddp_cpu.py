@@ -157,7 +157,6 @@ def test_sigterm_to_rank_zero_stops_every_rank_after_one_batch_and_resumes(
         "data=circles",
         "data.n_samples=1000",
         "data.batch_size=32",
-        "model.fused_steps=1",
         "trainer.max_epochs=2",
         "callbacks.progress_bar=null",
     ]

@@ -97,8 +97,10 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     # Imported here, not at the top: a mistyped option then fails in Hydra before
     # torch is loaded, in a second rather than ten.
     from litexp.distributed import ddp_job_scope, is_sweep_rank
+    from litexp.hardware import skip_nvml_check_without_gpu
     from litexp.sweep.jobs import in_multirun, record_failure
 
+    skip_nvml_check_without_gpu()  # a process-wide setting: once, before any task runs
     _log_once_through_hydra()
 
     try:

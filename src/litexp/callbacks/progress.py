@@ -14,8 +14,7 @@ class ProgressBar(RichProgressBar):
     Rich redraws on its own clock (``refresh_rate`` times a second); what costs is feeding
     it: Lightning's bar updates its task and collects the progress-bar metrics after every
     batch, about 0.15 ms a step on a CPU, as much as a small MLP's whole step. The bar
-    and its numbers are the same at every update and at the end of each epoch. With a
-    model's ``fused_steps`` > 1 it still counts batches of the data's ``batch_size``.
+    and its numbers are the same at every update and at the end of each epoch.
 
     Args:
         every_n_batches: update the bar's count after this many batches (and the last).
@@ -35,29 +34,9 @@ class ProgressBar(RichProgressBar):
         super().__init__(refresh_rate=refresh_rate, **kwargs)
         self.every_n_batches = every_n_batches
 
-    def _due(self, done: int, total: int | float, step: int = 1) -> bool:
-        """Whether ``done`` (up by ``step`` since the last call) passed a multiple of N."""
-        every = self.every_n_batches
-        return done // every > (done - step) // every or done >= total
-
-    @staticmethod
-    def _fused_steps(module: L.LightningModule | None) -> int:
-        # A model with fused_steps > 1 takes that many batches per Lightning batch.
-        if module is None or module.automatic_optimization:
-            return 1
-        return getattr(module, "fused_steps", 1)
-
-    @property
-    def total_train_batches(self) -> int | float:
-        """Training batches of the data's ``batch_size``, fused or not."""
-        total = super().total_train_batches
-        module = self.trainer.lightning_module
-        if self._fused_steps(module) == 1 or total == float("inf"):
-            return total
-        batches = module.train_batches_per_epoch()
-        if self.trainer.max_epochs == -1 and self.trainer.max_steps > 0:
-            return min(batches, self.trainer.max_steps - self.trainer.global_step)
-        return batches
+    def _due(self, done: int, total: int | float) -> bool:
+        """Whether ``done`` batches is a multiple of ``every_n_batches``, or all of them."""
+        return done % self.every_n_batches == 0 or done >= total
 
     def on_train_batch_end(
         self,
@@ -67,10 +46,8 @@ class ProgressBar(RichProgressBar):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        step, total = self._fused_steps(pl_module), self.total_train_batches
-        done = min((batch_idx + 1) * step, total)  # batches of batch_size done this epoch
-        if self._due(done, total, step):
-            super().on_train_batch_end(trainer, pl_module, outputs, batch, done - 1)
+        if self._due(batch_idx + 1, self.total_train_batches):
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
     def on_validation_batch_end(
         self,
