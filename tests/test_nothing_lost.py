@@ -123,6 +123,7 @@ def flip_middle_byte(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+@pytest.mark.slow
 def test_a_flipped_byte_is_caught_and_resume_falls_back(tmp_path):
     small = [*BLOBS, "model.hidden_sizes=[256,256]", "trainer.max_epochs=2"]
     first = run_cli("train.py", *small, cwd=tmp_path)
