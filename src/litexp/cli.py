@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from omegaconf.errors import MissingMandatoryValue
 
 from litexp.config import register_resolvers
 from litexp.errors import USER_ERRORS, Interrupted, TrainingError
+from litexp.hydra_errors import hydra_error_line
 
 register_resolvers()
 log = logging.getLogger(__name__)
@@ -68,6 +70,51 @@ def flags_first(argv: list[str]) -> list[str]:
     return [script, *flags, *overrides]
 
 
+def trainer_args_anywhere(argv: list[str]) -> list[str]:
+    """``argv`` with ``trainer.<key>=v`` turned into ``++trainer.<key>=v`` (add or override).
+
+    The trainer config lists only the arguments litexp sets, yet any Lightning Trainer
+    argument may be given without ``+``; a key that is no Trainer argument is refused
+    with the closest ones when the Trainer is checked (``litexp.config.check_arguments``).
+    """
+    return ["++" + a if a.startswith("trainer.") and "=" in a else a for a in argv]
+
+
+# Set by run_task: an exception escaping Hydra's main before it was set came from Hydra
+# itself (composing the config, creating the run directory), never from the task.
+_task_started = False
+
+
+def run_main(main: Callable[[], Any], *, trainer: bool = True) -> None:
+    """Run a ``@hydra.main`` function with litexp's command line.
+
+    Hydra's flags may go anywhere (``flags_first``), any Trainer argument works without
+    ``+`` (``trainer``: the config has a trainer group), and Hydra's own errors (an
+    unknown option or key, an override it cannot parse, a run directory it cannot
+    create) become one ``litexp: error:`` line with exit status 2. ``HYDRA_FULL_ERROR=1``
+    keeps Hydra's full report.
+    """
+    argv = flags_first(sys.argv)
+    sys.argv = trainer_args_anywhere(argv) if trainer else argv
+    if os.environ.get("HYDRA_FULL_ERROR"):
+        main()
+        return
+    # Hydra then raises its errors instead of printing them: they are reported here.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        main()
+    except Exception as err:
+        if _task_started:
+            raise
+        line = hydra_error_line(err, sys.argv[1:])
+        if line is None:
+            raise
+        print(f"litexp: error: {line}", file=sys.stderr)
+        sys.exit(2)
+    finally:
+        os.environ.pop("HYDRA_FULL_ERROR", None)
+
+
 def _log_once_through_hydra() -> None:
     """Lightning's records reach the console once, through Hydra's handlers (and train.log).
 
@@ -96,11 +143,13 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     """
     # Imported here, not at the top: a mistyped option then fails in Hydra before
     # torch is loaded, in a second rather than ten.
-    from litexp.distributed import ddp_job_scope, is_sweep_rank
+    from litexp.distributed import ddp_job_scope, is_sweep_rank, report_sweep_rank_failure
     from litexp.hardware import skip_nvml_check_without_gpu
     from litexp.sweep.jobs import in_multirun, record_failure
 
     skip_nvml_check_without_gpu()  # a process-wide setting: once, before any task runs
+    global _task_started
+    _task_started = True
     _log_once_through_hydra()
 
     try:
@@ -123,6 +172,8 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
                 log.exception("job failed; the sweep goes on")
             return record_failure(cfg, err)
         if is_sweep_rank():  # rank zero records the failure; exit 1 would kill the sweep
+            if not (user_error or isinstance(err, TrainingError)):  # not said above
+                report_sweep_rank_failure(err)
             sys.exit(0)
         if user_error:
             sys.exit(2)

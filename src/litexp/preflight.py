@@ -7,20 +7,107 @@ train, conflicting options, and room on disk for the checkpoints.
 
 from __future__ import annotations
 
+import inspect
+import os
 import shutil
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
 
+from litexp.config import build, check_arguments
 from litexp.errors import ConfigError
 from litexp.sweep.jobs import in_multirun
 
 CHECKPOINT_COPIES = 3  # best + last + the temporary file of an atomic save
 
 
+# What litexp's models log, for every epoch: a checkpoint monitor or an objective must be one.
+LOGGED_METRICS = ("val/acc", "val/loss", "train/acc", "train/loss")
+FINAL_METRICS = (*LOGGED_METRICS, "test/acc", "test/loss")  # metrics.json's keys
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_int(key: str, value: object, minimum: int = 1, *, also: tuple = ()) -> None:
+    """Raise ConfigError unless ``value`` is an integer >= ``minimum`` (or one of ``also``).
+
+    The one validator for counts, sizes and seeds: ``key`` is the config key it names.
+    """
+    if value in also and not isinstance(value, bool):
+        return
+    if not _is_int(value) or value < minimum:  # type: ignore[operator]
+        extra = "".join(f" or {a!r}" for a in also)
+        raise ConfigError(f"{key}={value!r} is invalid: must be an integer >= {minimum}{extra}")
+
+
+def _check_fraction_or_count(key: str, value: object, *, zero: bool) -> None:
+    """Lightning's batch limits and intervals: a fraction in (0, 1] or a count of batches."""
+    if value is None or (isinstance(value, str) and ":" in value):  # a time "DD:HH:MM:SS"
+        return
+    if _is_int(value):
+        check_int(key, value, 0 if zero else 1)
+    elif not isinstance(value, float) or not (0 <= value <= 1 if zero else 0 < value <= 1):
+        low = "[0" if zero else "(0"
+        raise ConfigError(
+            f"{key}={value!r} is invalid: must be a fraction in {low}, 1] or a number of batches"
+        )
+
+
+def check_trainer(trainer: DictConfig) -> None:
+    """The Trainer values Lightning accepts (or fails on mid-run) that cannot train."""
+    check_arguments(trainer, "trainer")  # unknown keys and wrongly typed values
+    epochs, steps = trainer.get("max_epochs"), trainer.get("max_steps")
+    if not (epochs is None and _is_int(steps) and steps > 0):  # None: Lightning's 1000
+        check_int("trainer.max_epochs", epochs, also=(-1,))
+    min_epochs = trainer.get("min_epochs")
+    if min_epochs is not None:
+        check_int("trainer.min_epochs", min_epochs, 0)
+        if _is_int(epochs) and epochs != -1 and min_epochs > epochs:
+            raise ConfigError(
+                f"trainer.min_epochs={min_epochs} is invalid: must be <= trainer.max_epochs={epochs}"
+            )
+    for key in ("check_val_every_n_epoch", "log_every_n_steps", "accumulate_grad_batches"):
+        if trainer.get(key) is not None:
+            check_int(f"trainer.{key}", trainer.get(key))
+    if trainer.get("num_sanity_val_steps") is not None:
+        check_int("trainer.num_sanity_val_steps", trainer.num_sanity_val_steps, -1)
+    if trainer.get("num_nodes") is not None:
+        check_int("trainer.num_nodes", trainer.num_nodes)
+    clip = trainer.get("gradient_clip_val")
+    if clip is not None and not clip >= 0:
+        raise ConfigError(f"trainer.gradient_clip_val={clip!r} is invalid: must be >= 0 (or null)")
+    algorithm = trainer.get("gradient_clip_algorithm")
+    if algorithm is not None and algorithm not in ("norm", "value"):
+        raise ConfigError(
+            f"trainer.gradient_clip_algorithm={algorithm!r} is invalid: must be norm or value"
+        )
+    _check_fraction_or_count(
+        "trainer.val_check_interval", trainer.get("val_check_interval"), zero=False
+    )
+    for stage in ("train", "val", "test", "predict"):
+        key = f"limit_{stage}_batches"
+        _check_fraction_or_count(f"trainer.{key}", trainer.get(key), zero=True)
+    _check_devices(trainer)
+
+
+def _check_devices(trainer: DictConfig) -> None:
+    accelerator = str(trainer.get("accelerator", "auto"))
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"trainer.accelerator={accelerator} but no CUDA GPU is visible: use trainer=cpu "
+            "or trainer=default (picks what is there)"
+        )
+    devices = trainer.get("devices")
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    cores = os.cpu_count() or 1
+    if on_cpu and _is_int(devices) and devices > cores:
+        raise ConfigError(
+            f"trainer.devices={devices} is invalid: the CPU has {cores} cores, one process each"
+            f" at most: give trainer.devices <= {cores}"
+        )
 
 
 def check_run_config(cfg: DictConfig) -> None:
@@ -28,6 +115,9 @@ def check_run_config(cfg: DictConfig) -> None:
     seed = cfg.get("seed")
     if not _is_int(seed) or not 0 <= seed < 2**32:
         raise ConfigError(f"seed={seed!r} is invalid: must be an integer in [0, 2**32)")
+    data_seed = cfg.data.get("seed") if cfg.get("data") else None
+    if data_seed is not None and (not _is_int(data_seed) or not 0 <= data_seed < 2**32):
+        raise ConfigError(f"data.seed={data_seed!r} is invalid: must be an integer in [0, 2**32)")
     if cfg.get("resume") and cfg.get("ckpt_path"):
         raise ConfigError(
             f"resume={cfg.resume} and ckpt_path={cfg.ckpt_path} both given: resume= continues "
@@ -38,28 +128,46 @@ def check_run_config(cfg: DictConfig) -> None:
             f"resume={cfg.resume} works for one run, not a -m sweep: resume a sweep's job with "
             "python train.py <that job's overrides> resume=<its directory>"
         )
-    trainer = cfg.trainer
-    epochs = trainer.get("max_epochs")
-    if epochs is not None and (not _is_int(epochs) or (epochs < 1 and epochs != -1)):
+    objective = cfg.get("objective") or {}
+    if objective.get("metric") not in FINAL_METRICS:
         raise ConfigError(
-            f"trainer.max_epochs={epochs!r} is invalid: must be an integer >= 1 "
-            "(or -1 with trainer.max_steps)"
+            f"objective.metric={objective.get('metric')!r} is invalid: must be one of "
+            f"{', '.join(FINAL_METRICS)}"
         )
-    min_epochs = trainer.get("min_epochs")
-    if _is_int(epochs) and _is_int(min_epochs) and epochs != -1 and min_epochs > epochs:
+    if objective.get("direction") not in ("maximize", "minimize"):
         raise ConfigError(
-            f"trainer.min_epochs={min_epochs} is invalid: must be <= trainer.max_epochs={epochs}"
+            f"objective.direction={objective.get('direction')!r} is invalid: "
+            "must be maximize or minimize"
         )
-    for key in ("check_val_every_n_epoch", "log_every_n_steps", "accumulate_grad_batches"):
-        value = trainer.get(key)
-        if value is not None and (not _is_int(value) or value < 1):
-            raise ConfigError(f"trainer.{key}={value!r} is invalid: must be an integer >= 1")
-    accelerator = str(trainer.get("accelerator", "auto"))
-    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+    checkpoint = (cfg.get("callbacks") or {}).get("model_checkpoint") or {}
+    monitor = checkpoint.get("monitor")
+    if monitor is not None and monitor not in LOGGED_METRICS:
         raise ConfigError(
-            f"trainer.accelerator={accelerator} but no CUDA GPU is visible: use trainer=cpu "
-            "or trainer=default (picks what is there)"
+            f"callbacks.model_checkpoint.monitor={monitor!r} is invalid: the model logs "
+            f"{', '.join(LOGGED_METRICS)}"
         )
+    check_trainer(cfg.trainer)
+    for name, node in (cfg.get("callbacks") or {}).items():
+        if node:
+            check_arguments(node, f"callbacks.{name}")
+    check_arguments(cfg.model, "model")
+    check_arguments(cfg.data, "data")
+    check_scheduler(cfg.model.get("scheduler"))
+
+
+def check_scheduler(node: DictConfig | None) -> None:
+    """Build the LR scheduler on a stand-in optimiser now, not in ``configure_optimizers``."""
+    if not node:
+        return
+    try:
+        factory = build(node, "model.scheduler")
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        needs_total = "total_steps" in inspect.signature(factory).parameters
+        factory(optimizer, **({"total_steps": 10} if needs_total else {}))
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"model.scheduler is invalid: {str(err).splitlines()[0]}") from None
 
 
 def check_disk_space(run_dir: Path, model: torch.nn.Module) -> None:
