@@ -1,5 +1,9 @@
 """DDP on the CPU (2 gloo processes): a single run, a multirun, and two torchrun "nodes".
 
+All with the shipped default callbacks (progress bar, model summary, test report, ...):
+they run on every rank, and a hook that fails on rank 1 alone crashed the README's
+``python train.py trainer=ddp_cpu``.
+
 With 128 points (~90 for training) and batch_size=64, one process needs 2 steps per
 epoch and each of 2 DDP ranks 1: a global step of 1 after one epoch shows the data was
 split between two ranks that trained one model.
@@ -28,7 +32,6 @@ TINY = [
     "data=circles",
     "data.n_samples=128",
     "data.batch_size=64",
-    "callbacks.progress_bar=null",
 ]
 
 
@@ -56,25 +59,24 @@ def test_ddp_cpu_single_run_writes_once_into_one_directory(tmp_path: Path) -> No
     assert _global_step(run) == 1  # two ranks shared the epoch
     assert len(_writer_pids(run)) == 1  # TensorBoard written by rank zero only
     assert proc.stdout.count("litexp: completed") == 1  # the summary printed once
+    assert proc.stdout.count("Trainable params") == 1  # the model summary too
 
 
 @pytest.mark.slow
 def test_ddp_cpu_inside_a_multirun_runs_each_job_once(tmp_path: Path) -> None:
-    proc = run_cli(
-        "train.py", "-m", "trainer=ddp_cpu", "model.lr=0.05,0.1", *TINY, "logger=none", cwd=tmp_path
-    )
+    proc = run_cli("train.py", "-m", "trainer=ddp_cpu", "seed=1,2", *TINY, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     # The ranks did not relaunch the sweep: one sweep, two jobs, nothing else.
     (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
     assert not (tmp_path / "logs" / "train" / "runs").exists()
     assert proc.stdout.count("Launching 2 jobs") + proc.stderr.count("Launching 2 jobs") == 1
-    for job, lr in (("0", 0.05), ("1", 0.1)):
+    for job, seed in (("0", 1), ("1", 2)):
         assert read_metrics(sweep / job)["status"] == "completed"
         assert (sweep / job / "train_ddp_process_1.log").exists()
         assert _global_step(sweep / job) == 1
         config = (sweep / job / "config.yaml").read_text()
-        assert f"lr: {lr}" in config
+        assert f"\nseed: {seed}\n" in config
     assert proc.stdout.count("litexp: completed") == 2
     assert "summary.md" in proc.stdout
 
@@ -138,6 +140,27 @@ def test_a_failure_on_rank_zero_ends_the_run_with_its_error(tmp_path: Path) -> N
     assert read_metrics(run)["status"] == "failed"
 
 
+class FailOnRankOne(Callback):
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_rank == 1:
+            raise RuntimeError("rank one broke")
+
+
+@pytest.mark.slow
+def test_a_failure_on_rank_one_in_a_sweep_is_shown_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    # A sweep's rank 1 exits 0 (non-zero would kill the sweep) and rank zero records only
+    # its own "Connection closed by peer": rank 1's traceback must reach the user.
+    proc = _run_with_callback(tmp_path, FailOnRankOne, "-m", "seed=1,2")
+    output = proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert proc.returncode == 1, output
+    assert proc.stderr.count("litexp: DDP rank 1 failed") == 2, output  # once per job
+    assert proc.stderr.count("RuntimeError: rank one broke") == 2, output
+    assert "2 of 2 jobs failed" in proc.stderr  # the summary's line: the sweep went on
+    (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
+    for job in ("0", "1"):
+        assert read_metrics(sweep / job)["status"] == "failed"
+
+
 class SignalRankZero(Callback):
     """``kill -TERM <rank zero>`` as training starts its fourth step."""
 
@@ -158,7 +181,6 @@ def test_sigterm_to_rank_zero_stops_every_rank_after_one_batch_and_resumes(
         "data.n_samples=1000",
         "data.batch_size=32",
         "trainer.max_epochs=2",
-        "callbacks.progress_bar=null",
     ]
     proc = _run_with_callback(tmp_path, SignalRankZero, data=data)
     assert proc.returncode == 128 + signal.SIGTERM, proc.stderr[-2000:]

@@ -12,6 +12,7 @@ from litexp.callbacks.progress import ProgressBar
 from litexp.config import build
 from litexp.errors import ConfigError
 from litexp.train import build_data_and_model
+from tests.conftest import only_run_dir, read_metrics, run_cli
 
 
 class RecordingBar(ProgressBar):
@@ -55,3 +56,20 @@ def test_bad_update_interval_is_one_line(make_cfg) -> None:
         match="callbacks.progress_bar.every_n_batches=0 is invalid: must be an integer >= 1",
     ):
         build(cfg.callbacks.progress_bar, "callbacks.progress_bar")
+
+
+def test_a_hidden_bar_trains_to_the_end(tmp_path: Path) -> None:
+    # refresh_rate=0 disables the bar, as Lightning does on DDP ranks > 0: its validation
+    # hook then asserted on a dataloader index that only an enabled bar sets.
+    proc = run_cli(
+        "train.py",
+        "trainer=cpu",
+        "trainer.max_epochs=1",
+        "data.n_samples=200",
+        "logger=none",
+        "callbacks.progress_bar.refresh_rate=0",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert read_metrics(only_run_dir(tmp_path / "logs"))["status"] == "completed"
+    assert "Epoch 0/0" not in proc.stdout  # no bar drawn

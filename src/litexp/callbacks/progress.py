@@ -58,6 +58,10 @@ class ProgressBar(RichProgressBar):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
+        # A disabled bar (DDP ranks > 0, refresh_rate=0) never saw the batch-start hook
+        # that sets the dataloader index the count needs; Lightning's own hook returns too.
+        if self.is_disabled:
+            return
         if self._due(batch_idx + 1, self.total_val_batches_current_dataloader):
             super().on_validation_batch_end(
                 trainer, pl_module, outputs, batch, batch_idx, dataloader_idx
