@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import torch
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 METRICS_FILE = "metrics.json"
 
@@ -82,4 +84,5 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
     console.print(f"run directory:   {summary['run_dir']}", soft_wrap=True)
     if summary.get("best_checkpoint"):
         console.print(f"best checkpoint: {summary['best_checkpoint']}", soft_wrap=True)
-    console.print(f"TensorBoard:     tensorboard --logdir {summary['run_dir']}", soft_wrap=True)
+    logdir = shlex.quote(str(summary["run_dir"]))  # pastes back into a shell as it is
+    console.print(Text(f"TensorBoard:     tensorboard --logdir {logdir}"), soft_wrap=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 from dataclasses import dataclass
@@ -90,6 +91,18 @@ def plan_resume(cfg: DictConfig, run_dir: Path) -> ResumePlan:
     )
 
 
+def override(key: str, value: object) -> str:
+    """``key=value`` as Hydra's override grammar reads it back: a value with spaces,
+    non-ASCII letters or grammar characters (``,``, ``=``, quotes) is single-quoted."""
+    text = str(value)
+    if re.fullmatch(r"[A-Za-z0-9_/.+:@%~-]+", text):
+        return f"{key}={text}"
+    # Escaped: a quote, the backslashes before it, and a trailing backslash.
+    text = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", text)
+    text = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, text)
+    return f"{key}='{text}'"
+
+
 def resume_command(run_dir: Path, overrides: list[str] | None = None) -> str:
     """``python train.py <the run's overrides> resume=<run_dir>`` (or ``litexp train ...``)."""
     if overrides is None:
@@ -98,6 +111,6 @@ def resume_command(run_dir: Path, overrides: list[str] | None = None) -> str:
         overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
     kept = [o for o in overrides if not o.lstrip("+~").startswith(("resume=", "hydra."))]
     if console_command(sys.argv):
-        return shlex.join([CONSOLE_SCRIPT, "train", *kept, f"resume={run_dir}"])
+        return shlex.join([CONSOLE_SCRIPT, "train", *kept, override("resume", run_dir)])
     script = Path(sys.argv[0]).name if sys.argv and sys.argv[0].endswith(".py") else "train.py"
-    return shlex.join(["python", script, *kept, f"resume={run_dir}"])
+    return shlex.join(["python", script, *kept, override("resume", run_dir)])
