@@ -19,6 +19,8 @@ from hydra.errors import (
 from omegaconf import DictConfig
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
+from litexp.errors import USER_ERRORS
+
 GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
 
 
@@ -83,6 +85,8 @@ def hydra_error_line(err: BaseException, args: list[str]) -> str | None:
     ``args``: the command line after the script, to find an override Hydra cannot parse.
     """
     cause = err.__cause__
+    if isinstance(err, USER_ERRORS):  # raised by litexp's Hydra plugins (the sweeper)
+        return str(err)
     if isinstance(err, MissingConfigException):
         return _missing_option(err)
     if isinstance(err, OverrideParseException):

@@ -129,9 +129,9 @@ class OptunaSweeperImpl:
         assert self.config is not None and self.launcher is not None
         cfg = self.cfg
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        url = storage_url(cfg.storage, sweep_dir)  # first: it refuses a password, unwritten
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-        url = storage_url(cfg.storage, sweep_dir)
         fixed, space = parse_search_space(
             OmegaConf.to_container(cfg.params, resolve=True), arguments
         )

@@ -31,7 +31,9 @@ class LitexpOptunaSweeperConf:
     direction: str = "maximize"  # maximize | minimize
     n_trials: int = 20  # finished trials the study should have (a rerun continues the count)
     n_jobs: int = 1  # trials launched together (a parallel launcher runs them at once)
-    storage: str | None = None  # null: sqlite in the sweep dir; a URL; or a journal file path
+    # null: $LITEXP_OPTUNA_STORAGE if set, else sqlite in the sweep dir; a URL (no password:
+    # it would be recorded in every run file); or a journal file path
+    storage: str | None = None
     sampler: TPESamplerConf = field(default_factory=TPESamplerConf)
     pruner: MedianPrunerConf = field(default_factory=MedianPrunerConf)
     # the search space: key -> Hydra sweep syntax, e.g. model.lr: tag(log, interval(1e-4, 1e-1))

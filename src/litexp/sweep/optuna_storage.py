@@ -1,31 +1,64 @@
 """Where an Optuna study lives: one string that the sweeper and every trial agree on.
 
 ``hydra.sweeper.storage``:
-- ``null`` (default): an SQLite file ``optuna.db`` in the sweep directory;
-- anything with ``://``: an SQLAlchemy URL (``postgresql://user:pw@host/db`` for many machines);
+- ``null`` (default): ``$LITEXP_OPTUNA_STORAGE`` if set (a URL with a password goes
+  there, never into the config), else an SQLite file ``optuna.db`` in the sweep directory;
+- anything with ``://``: an SQLAlchemy URL without a password (``postgresql://host/db``);
 - anything else: an Optuna journal file (relative paths are inside the sweep directory),
   safe for several processes on one file system (e.g. an NFS home on a cluster).
 """
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import optuna
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
+from litexp.errors import ConfigError
+
 SQLITE_FILE = "optuna.db"
+# The storage URL when it holds a password (or should not be recorded): read from here.
+STORAGE_ENV = "LITEXP_OPTUNA_STORAGE"
+ENV_PREFIX = "env:"  # a storage setting naming the environment variable that holds it
 # Seconds an SQLite writer waits for another process's lock before giving up.
 SQLITE_TIMEOUT_S = 60
 
 
+def without_password(url: str) -> str:
+    """``url`` with its password (if any) shown as ``***``: safe to print or record."""
+    return re.sub(r"^(\w[\w+.-]*://[^:/@]*:)[^/]*@", r"\1***@", url)
+
+
+def has_password(url: str) -> bool:
+    return without_password(url) != url
+
+
 def storage_url(setting: str | None, sweep_dir: str | Path) -> str:
-    """The storage setting as one absolute string (a URL, or a journal file path)."""
+    """The storage setting as one absolute string (a URL, or a journal file path).
+
+    Never a secret: with ``$LITEXP_OPTUNA_STORAGE`` set (and no setting) it is
+    ``env:LITEXP_OPTUNA_STORAGE``, which ``open_storage`` reads, so the URL and its
+    password reach no config, run file or checkpoint. A password in the setting itself
+    would be recorded in all of them: refused.
+    """
     sweep_dir = Path(sweep_dir).absolute()
     if setting is None or str(setting).strip() in ("", "null", "None"):
+        if os.environ.get(STORAGE_ENV):
+            return f"{ENV_PREFIX}{STORAGE_ENV}"
         return f"sqlite:///{sweep_dir / SQLITE_FILE}"
     setting = str(setting)
+    if setting.startswith(ENV_PREFIX):
+        return setting
+    if has_password(setting):
+        raise ConfigError(
+            f"hydra.sweeper.storage={without_password(setting)} holds a password, which "
+            f"would be written into every trial's files: export {STORAGE_ENV}=<the URL> "
+            "instead and leave hydra.sweeper.storage unset"
+        )
     if "://" in setting:
         return setting
     path = Path(setting).expanduser()
@@ -34,6 +67,11 @@ def storage_url(setting: str | None, sweep_dir: str | Path) -> str:
 
 def open_storage(url: str) -> BaseStorage:
     """The Optuna storage behind ``url`` (from ``storage_url``); SQLite/journal dirs are created."""
+    if url.startswith(ENV_PREFIX):  # the URL lives only in the environment
+        name = url.removeprefix(ENV_PREFIX)
+        url = os.environ.get(name, "")
+        if not url:
+            raise ConfigError(f"the Optuna storage is read from ${name}, which is not set")
     if "://" not in url:
         Path(url).parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(url))
