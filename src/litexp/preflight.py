@@ -155,6 +155,15 @@ def check_run_config(cfg: DictConfig) -> None:
     check_scheduler(cfg.model.get("scheduler"))
 
 
+def check_predict_config(cfg: DictConfig) -> None:
+    """predict.py's own values: classes shown, batch size, device."""
+    check_int("top_k", cfg.get("top_k"))
+    check_int("batch_size", cfg.get("batch_size"))
+    device = cfg.get("device")
+    if device not in ("auto", "cpu") and not str(device).startswith("cuda"):
+        raise ConfigError(f"device={device!r} is invalid: must be auto, cpu or cuda[:<index>]")
+
+
 def check_scheduler(node: DictConfig | None) -> None:
     """Build the LR scheduler on a stand-in optimiser now, not in ``configure_optimizers``."""
     if not node:
