@@ -88,7 +88,7 @@ def test_help_lists_groups_and_options(tmp_path: Path) -> None:
     for group in ("model", "data", "trainer", "logger", "debug", "experiment", "hparams_search"):
         options = ", ".join(sorted(p.stem for p in (CONF / group).glob("*.yaml")))
         assert f"{group}: {options}" in proc.stdout, proc.stdout
-    assert "model: cnn, mlp, timm" in proc.stdout
+    assert "model: classifier, cnn, mlp, timm" in proc.stdout
 
 
 def test_metrics_json_is_plain_json(default_run) -> None:

@@ -17,8 +17,10 @@ import torch
 from omegaconf import OmegaConf
 
 from litexp.allowlist import check_stored_config
+from litexp.build import build_data_and_model
 from litexp.checkpoint_files import damaged_entry
 from litexp.errors import CheckpointError
+from litexp.spec import spec_of
 
 PLAIN = (str, int, float, bool, type(None))
 
@@ -153,18 +155,17 @@ def rebuild(
         data_overrides: keys of the ``data`` config to replace, e.g. ``{"data_dir": ...}``.
         path: the checkpoint's file, for messages.
     """
-    from litexp.train import build_data_and_model
-
     cfg = run_config(ckpt, path)
     for key, value in (data_overrides or {}).items():
         if value is not None:
             cfg.data[key] = value
     datamodule, model = build_data_and_model(cfg.data, cfg.model)
     trained_for = ckpt["litexp"]["data"].get("num_classes")
-    if trained_for is not None and datamodule.num_classes != trained_for:
+    now = spec_of(datamodule).num_classes
+    if trained_for is not None and now != trained_for:
         raise CheckpointError(
             f"checkpoint {path} was trained for {trained_for} classes, but the data now has "
-            f"{datamodule.num_classes}: point data_dir at the data it was trained on"
+            f"{now}: point data_dir at the data it was trained on"
         )
     check_fits(ckpt, model, path)
     model.load_state_dict(ckpt["state_dict"])

@@ -2,120 +2,30 @@
 
 from __future__ import annotations
 
-import inspect
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-from hydra.utils import get_class
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
-from litexp.callbacks.atomic_checkpoint import AtomicCheckpointIO
-from litexp.callbacks.graceful_stop import GracefulStop
-from litexp.callbacks.nan_guard import NanGuard
-from litexp.callbacks.rng_state import RngState
-from litexp.callbacks.run_metadata import RunMetadata
+from litexp.build import build_data_and_model, build_trainer, run_callbacks
 from litexp.checkpoint import check_fits, load_checkpoint
 from litexp.checkpoint_files import newest_checkpoint
-from litexp.config import build, to_plain
-from litexp.data.base import ClassificationData
+from litexp.config import to_plain
 from litexp.distributed import end_ddp_job, is_global_zero_process
-from litexp.errors import ConfigError, Interrupted
+from litexp.errors import Interrupted
 from litexp.preflight import check_disk_space, check_run_config
 from litexp.results import METRICS_FILE, log_hparams, print_summary, scalars, write_json_atomic
 from litexp.resume import plan_resume, resume_command
 from litexp.run_dir import CHECKPOINT_DIR, check_writable
 from litexp.run_info import write_run_info
 from litexp.run_lock import RunLock
+from litexp.spec import spec_of
 
 FINAL_METRICS = ("train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc")
-
-
-def build_data_and_model(
-    data_cfg: DictConfig, model_cfg: DictConfig
-) -> tuple[ClassificationData, L.LightningModule]:
-    """The datamodule first: it tells the model its classes and input shape."""
-    datamodule = build(data_cfg, "data")
-    if datamodule.input_shape is None and _needs_input_shape(model_cfg):
-        raise ConfigError(
-            f"{model_cfg._target_} needs inputs of one fixed size, but {data_cfg._target_} "
-            "leaves the image size to the model: use model=timm with data=folder"
-        )
-    model = build(
-        model_cfg,
-        "model",
-        num_classes=datamodule.num_classes,
-        class_names=datamodule.class_names,
-        **({"input_shape": datamodule.input_shape} if datamodule.input_shape else {}),
-    )
-    # Image folders are prepared as the model's weights expect (size, crop, mean, std).
-    if hasattr(datamodule, "set_preprocessing") and getattr(model, "preprocessing", None):
-        datamodule.set_preprocessing(model.preprocessing)
-    return datamodule, model
-
-
-def _needs_input_shape(model_cfg: DictConfig) -> bool:
-    parameter = inspect.signature(get_class(model_cfg._target_)).parameters.get("input_shape")
-    return parameter is not None and parameter.default is inspect.Parameter.empty
-
-
-def build_trainer(
-    cfg: DictConfig,
-    extra_callbacks: list[L.Callback],
-    *,
-    model: L.LightningModule,
-    purge_step: int | None = None,
-) -> L.Trainer:
-    """The Trainer with the configured loggers and callbacks, plus ``extra_callbacks``.
-
-    ``purge_step``: when resuming, TensorBoard hides the events a stopped process wrote
-    at or after this step, so the resumed curves have no duplicated steps.
-    """
-
-    def logger_kwargs(node: DictConfig) -> dict[str, Any]:
-        is_tb = str(node.get("_target_", "")).endswith("TensorBoardLogger")
-        return {"purge_step": purge_step} if is_tb and purge_step is not None else {}
-
-    loggers = [
-        build(node, "logger", **logger_kwargs(node))
-        for node in (cfg.get("logger") or {}).values()
-        if node
-    ]
-    callbacks = [
-        build(node, f"callbacks.{name}")
-        for name, node in (cfg.get("callbacks") or {}).items()
-        if node
-    ]
-    if not loggers:  # LearningRateMonitor refuses to run without a logger
-        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    # Atomic saves and weights_only loads, unless the config brings its own plugins.
-    extras: dict[str, Any] = {}
-    if not cfg.trainer.get("plugins"):
-        extras["plugins"] = [AtomicCheckpointIO()]
-    return build(
-        cfg.trainer,
-        "trainer",
-        callbacks=callbacks + extra_callbacks,
-        logger=loggers or False,
-        **extras,
-    )
-
-
-def run_callbacks(
-    config: dict[str, Any], out: Path, datamodule: ClassificationData
-) -> list[L.Callback]:
-    """The callbacks every litexp run has, whatever the config: run metadata in each
-    checkpoint (``config``: the run's resolved config, ``to_plain(cfg)``), RNG state for
-    exact resumes, the NaN guard and the graceful stop."""
-    return [
-        RunMetadata(config, datamodule.describe()),
-        RngState(),
-        NanGuard(),
-        GracefulStop(out / CHECKPOINT_DIR),
-    ]
 
 
 def hparams_of(cfg: DictConfig) -> dict[str, Any]:
@@ -186,7 +96,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 def _setup(
     cfg: DictConfig, out: Path
-) -> tuple[L.Trainer, L.LightningModule, ClassificationData, str | None]:
+) -> tuple[L.Trainer, L.LightningModule, L.LightningDataModule, str | None]:
     """Every check that can fail before training, then the trainer; writes run.json.
 
     Also returns the checkpoint to continue from (``resume=`` or ``ckpt_path=``), if any.
@@ -201,9 +111,8 @@ def _setup(
     plain = to_plain(cfg)
     trainer = build_trainer(
         cfg,
-        run_callbacks(plain, out, datamodule),
+        run_callbacks(plain, out, spec_of(datamodule)),
         purge_step=plan.step if plan else None,
-        model=model,
     )
     if is_global_zero_process():  # every rank runs this; one writes the run's files
         (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
@@ -214,7 +123,7 @@ def _setup(
 def _fit_and_test(
     cfg: DictConfig,
     out: Path,
-    built: tuple[L.Trainer, L.LightningModule, ClassificationData],
+    built: tuple[L.Trainer, L.LightningModule, L.LightningDataModule],
     resume_from: str | None,
     start: float,
 ) -> dict[str, Any]:

@@ -7,6 +7,7 @@ drawn once, at the end of the test.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import lightning as L
@@ -14,6 +15,10 @@ import numpy as np
 import torch
 import torchmetrics
 from lightning.pytorch.loggers import TensorBoardLogger
+
+from litexp.models.classifier import Classifier
+
+log = logging.getLogger(__name__)
 
 
 def _tag(name: str) -> str:
@@ -100,6 +105,13 @@ class TestReport(L.Callback):
     def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Nothing to report to (no logger, or fast_dev_run's dummy one): cost nothing.
         self._active = bool(trainer.loggers) and not trainer.fast_dev_run
+        if self._active and not isinstance(pl_module, Classifier):
+            # A user's own LightningModule: its test_step's outputs are its own business.
+            log.info(
+                f"test report: off for {type(pl_module).__name__} (not a litexp Classifier, "
+                "so its test outputs carry no logits to report on)"
+            )
+            self._active = False
         if not self._active:
             return
         n = pl_module.num_classes

@@ -1,4 +1,4 @@
-"""LightningDataModules: each exposes ``num_classes``, ``input_shape`` and ``class_names``."""
+"""LightningDataModules: each exposes ``spec``, a :class:`~litexp.spec.DataSpec`."""
 
 from typing import Any
 

@@ -6,6 +6,7 @@ import lightning as L
 import torch
 
 from litexp.data.tensors import TensorSplit, tensor_loader
+from litexp.spec import DataSpec
 
 
 def check_positive_int(name: str, value: object, minimum: int = 1) -> None:
@@ -27,8 +28,8 @@ class ClassificationData(L.LightningDataModule):
 
     Subclasses set, in ``__init__`` (before any data is read), ``num_classes``,
     ``input_shape`` (one sample, e.g. ``(2,)`` or ``(1, 28, 28)``; ``None`` when the
-    model decides, as for image folders) and ``class_names``. The model is built from
-    these, so nobody types them twice.
+    model decides, as for image folders) and ``class_names``; ``spec`` hands them to
+    the model builder as one :class:`~litexp.spec.DataSpec`, so nobody types them twice.
     """
 
     num_classes: int
@@ -44,13 +45,20 @@ class ClassificationData(L.LightningDataModule):
         self.eval_batch_size = eval_batch_size or batch_size
         self.seed = seed
 
-    def describe(self) -> dict:
-        """What a checkpoint needs to rebuild the head and name the predictions."""
-        return {
-            "num_classes": self.num_classes,
-            "input_shape": list(self.input_shape) if self.input_shape else None,
-            "class_names": list(self.class_names),
-        }
+    @property
+    def preprocessing(self) -> dict | None:
+        """How images become tensors (``litexp.data.preprocessing``); None for non-images."""
+        return None
+
+    @property
+    def spec(self) -> DataSpec:
+        """What the model is built for, and what a checkpoint stores to rebuild it."""
+        return DataSpec(
+            num_classes=self.num_classes,
+            input_shape=self.input_shape,
+            class_names=tuple(self.class_names),
+            preprocessing=self.preprocessing,
+        )
 
 
 class InMemoryData(ClassificationData):

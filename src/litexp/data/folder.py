@@ -148,19 +148,21 @@ class FolderData(ClassificationData):
                 )
         self.num_classes = len(self.class_names)
         self.input_shape = None  # the model decides (set_preprocessing)
-        self.preprocessing: dict[str, Any] | None = None
+        self._preprocessing: dict[str, Any] | None = None
         self.samples: dict[str, list[Sample]] = {}
         self.features: dict[str, TensorSplit] = {}
+
+    @property
+    def preprocessing(self) -> dict[str, Any] | None:  # type: ignore[override]
+        """Set by the model (``set_preprocessing``): None until then."""
+        return self._preprocessing
 
     def set_preprocessing(self, description: dict[str, Any]) -> None:
         """Prepare images as the model expects (see ``litexp.data.preprocessing``)."""
         missing = [k for k in KEYS if k not in description]
         assert not missing, f"preprocessing description lacks {missing}"
-        self.preprocessing = dict(description)
+        self._preprocessing = dict(description)
         self.input_shape = tuple(description["input_size"])
-
-    def describe(self) -> dict:
-        return {**super().describe(), "preprocessing": self.preprocessing}
 
     # -- reading the folders -------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:

@@ -210,13 +210,13 @@ class MNISTLike(InMemoryData):
             "test": TensorSplit(test_x, test_y),
         }
 
-    def describe(self) -> dict:
+    @property
+    def preprocessing(self) -> dict:  # type: ignore[override]
         """Adds how an image file becomes an input (28x28 grey, this set's mean/std),
         so predict.py can classify image files from the checkpoint alone."""
         from litexp.data.preprocessing import describe_preprocessing
 
-        prep = describe_preprocessing(self.input_shape, [self.mean], [self.std])
-        return {**super().describe(), "preprocessing": prep}
+        return describe_preprocessing(self.input_shape, [self.mean], [self.std])
 
     # -- on the device -------------------------------------------------------------------
     def on_after_batch_transfer(

@@ -1,6 +1,7 @@
 """The classification system shared by every litexp model.
 
-It owns the loss, metrics, optimiser and logging; subclasses only build ``self.net``.
+It owns the loss, metrics, optimiser and logging; subclasses only build ``self.net``,
+and ``model=classifier`` wraps any ``nn.Module`` a user brings (``net=``).
 Two classes: one logit, BCE-with-logits, sigmoid. More: one logit per class,
 cross-entropy, softmax.
 """
@@ -16,6 +17,8 @@ import torch
 import torch.nn.functional as F
 import torchmetrics
 from torch import nn
+
+from litexp.models.own_net import NetFactory, make_net
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
@@ -53,6 +56,10 @@ class Classifier(L.LightningModule):
 
     Args:
         num_classes: from the datamodule; 2 gives a single logit.
+        net: the net, for ``model=classifier``: an ``nn.Module``, or a class / partial
+            called with the data's sizes (see ``litexp.models.own_net``). Subclasses
+            build ``self.net`` themselves and leave it None.
+        input_shape: one sample's shape, from the datamodule (sizes ``net``).
         lr: learning rate, passed to ``optimizer``.
         optimizer: a partial ``torch.optim`` class (Hydra ``_partial_: true``).
         scheduler: optional partial LR scheduler; one that takes ``total_steps``
@@ -68,6 +75,8 @@ class Classifier(L.LightningModule):
         self,
         *,
         num_classes: int,
+        net: nn.Module | NetFactory | None = None,
+        input_shape: Sequence[int] | None = None,
         lr: float = 1e-3,
         optimizer: OptimizerFactory = torch.optim.Adam,
         scheduler: SchedulerFactory | None = None,
@@ -106,6 +115,8 @@ class Classifier(L.LightningModule):
         self.train_loss = torchmetrics.MeanMetric(nan_strategy="disable")
         self.val_loss = torchmetrics.MeanMetric(nan_strategy="disable")
         self.test_loss = torchmetrics.MeanMetric(nan_strategy="disable")
+        if net is not None:
+            self.net = make_net(net, input_shape, self.num_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits: (B, 1) for binary, (B, num_classes) otherwise."""

@@ -1,0 +1,137 @@
+"""From a composed config to the objects a run needs: data, model, trainer.
+
+``train``, ``evaluate``, ``predict`` and ``checkpoint`` all build through here, so a
+model is made the same way for training as for a checkpoint's rebuild. The data is
+built first: its :class:`~litexp.spec.DataSpec` tells the model what to expect, and
+the builder passes a model only the spec fields its constructor names.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from hydra.utils import get_class
+from lightning.pytorch.callbacks import LearningRateMonitor
+from omegaconf import DictConfig
+
+from litexp.callbacks.atomic_checkpoint import AtomicCheckpointIO
+from litexp.callbacks.graceful_stop import GracefulStop
+from litexp.callbacks.nan_guard import NanGuard
+from litexp.callbacks.rng_state import RngState
+from litexp.callbacks.run_metadata import RunMetadata
+from litexp.config import build
+from litexp.errors import ConfigError
+from litexp.run_dir import CHECKPOINT_DIR
+from litexp.spec import SPEC_FIELDS, DataSpec, spec_of
+
+
+def accepted_arguments(cls: type) -> dict[str, inspect.Parameter]:
+    """The keyword arguments ``cls(...)`` takes, following ``**kwargs`` up its bases.
+
+    ``MLP(**kwargs)`` hands ``class_names`` on to ``Classifier``: it accepts it too.
+    """
+    found: dict[str, inspect.Parameter] = {}
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters
+        for name, param in params.items():
+            if param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD):
+                found.setdefault(name, param)
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            break
+    found.pop("self", None)
+    return found
+
+
+def build_data(data_cfg: DictConfig) -> L.LightningDataModule:
+    """The datamodule; it must expose a ``spec`` (checked here, before any model)."""
+    datamodule = build(data_cfg, "data")
+    spec_of(datamodule)
+    return datamodule
+
+
+def build_model(model_cfg: DictConfig, spec: DataSpec) -> L.LightningModule:
+    """The model, given the spec fields (num_classes, input_shape, ...) it names."""
+    target = model_cfg.get("_target_")
+    try:
+        wanted = accepted_arguments(get_class(target))
+    except Exception:  # a mistyped _target_: build() says which, in one line
+        wanted = {}
+    needs_shape = "input_shape" in wanted and wanted["input_shape"].default is inspect._empty
+    if spec.input_shape is None and needs_shape:
+        raise ConfigError(
+            f"model: {target} needs inputs of one fixed size, but the data leaves the "
+            "image size to the model: set data.image_size, or use model=timm"
+        )
+    values = {name: getattr(spec, name) for name in SPEC_FIELDS}
+    given = {
+        name: (list(value) if isinstance(value, tuple) else value)
+        for name, value in values.items()
+        if name in wanted and value is not None
+    }
+    return build(model_cfg, "model", **given)
+
+
+def build_data_and_model(
+    data_cfg: DictConfig, model_cfg: DictConfig
+) -> tuple[L.LightningDataModule, L.LightningModule]:
+    """The datamodule first: it tells the model its classes and input shape."""
+    datamodule = build_data(data_cfg)
+    model = build_model(model_cfg, spec_of(datamodule))
+    # Image folders are prepared as the model's weights expect (size, crop, mean, std).
+    if hasattr(datamodule, "set_preprocessing") and getattr(model, "preprocessing", None):
+        datamodule.set_preprocessing(model.preprocessing)
+    return datamodule, model
+
+
+def run_callbacks(config: dict[str, Any], out: Path, spec: DataSpec) -> list[L.Callback]:
+    """The callbacks every litexp run has, whatever the config: run metadata in each
+    checkpoint (``config``: the run's resolved config, ``to_plain(cfg)``), RNG state for
+    exact resumes, the NaN guard and the graceful stop."""
+    return [
+        RunMetadata(config, spec.to_dict()),
+        RngState(),
+        NanGuard(),
+        GracefulStop(out / CHECKPOINT_DIR),
+    ]
+
+
+def build_trainer(
+    cfg: DictConfig, extra_callbacks: list[L.Callback], *, purge_step: int | None = None
+) -> L.Trainer:
+    """The Trainer with the configured loggers and callbacks, plus ``extra_callbacks``.
+
+    ``purge_step``: when resuming, TensorBoard hides the events a stopped process wrote
+    at or after this step, so the resumed curves have no duplicated steps.
+    """
+
+    def logger_kwargs(node: DictConfig) -> dict[str, Any]:
+        is_tb = str(node.get("_target_", "")).endswith("TensorBoardLogger")
+        return {"purge_step": purge_step} if is_tb and purge_step is not None else {}
+
+    loggers = [
+        build(node, "logger", **logger_kwargs(node))
+        for node in (cfg.get("logger") or {}).values()
+        if node
+    ]
+    callbacks = [
+        build(node, f"callbacks.{name}")
+        for name, node in (cfg.get("callbacks") or {}).items()
+        if node
+    ]
+    if not loggers:  # LearningRateMonitor refuses to run without a logger
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    # Atomic saves and weights_only loads, unless the config brings its own plugins.
+    plugins = {} if cfg.trainer.get("plugins") else {"plugins": [AtomicCheckpointIO()]}
+    return build(
+        cfg.trainer,
+        "trainer",
+        callbacks=callbacks + extra_callbacks,
+        logger=loggers or False,
+        **plugins,
+    )
