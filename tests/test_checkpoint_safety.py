@@ -117,7 +117,7 @@ def test_rebuild_refuses_data_with_another_class_count(make_cfg) -> None:
 
     cfg = make_cfg("data=blobs", "data.num_classes=4")
     datamodule, model = build_data_and_model(cfg.data, cfg.model)
-    meta = {"format": 1, "config": to_plain(cfg), "data": datamodule.describe()}
+    meta = {"format": 1, "config": to_plain(cfg), "data": datamodule.spec.to_dict()}
     ckpt = {"litexp": meta, "state_dict": model.state_dict()}
     with pytest.raises(CheckpointError, match="trained for 4 classes, but the data now has 3"):
         rebuild(ckpt, {"num_classes": 3}, path="blobs.ckpt")

@@ -116,7 +116,7 @@ def test_grey_images_become_rgb_and_rgb_become_grey(tmp_path: Path) -> None:
     assert next(iter(rgb.train_dataloader()))[0].shape[1:] == (3, 32, 32)
     grey = ready(root, prep=describe_preprocessing((1, 24, 24), mean=[0.5], std=[0.5]))
     assert next(iter(grey.val_dataloader()))[0].shape[1:] == (1, 24, 24)
-    assert grey.describe()["input_shape"] == [1, 24, 24]
+    assert grey.spec.input_shape == (1, 24, 24)
 
 
 def test_hymenoptera_gif_skipped_and_space_in_name_kept() -> None:

@@ -20,8 +20,8 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
+from litexp.build import build_model
 from litexp.checkpoint import check_fits, load_checkpoint, run_config
-from litexp.config import build
 from litexp.data.folder import IMAGE_SUFFIXES, unreadable_reason
 from litexp.data.preprocessing import (
     eval_transform,
@@ -32,6 +32,8 @@ from litexp.data.preprocessing import (
 )
 from litexp.errors import CheckpointError, ConfigError, DataError
 from litexp.nets.timm_backbone import create_timm_model
+from litexp.preflight import check_predict_config
+from litexp.spec import DataSpec
 
 PREDICTIONS_FILE = "predictions.csv"
 # (normalised images (B, C, H, W), device) -> class probabilities (B, num_classes)
@@ -43,6 +45,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
 
     Returns ``{"predictions": [{"file", "top": [(class, probability), ...]}], "csv": path}``.
     """
+    check_predict_config(cfg)
     if cfg.get("ckpt_path"):
         classify, prep, names = from_checkpoint(cfg.ckpt_path)
     elif cfg.get("model"):
@@ -95,14 +98,12 @@ def from_checkpoint(path: str | Path) -> tuple[Classify, dict[str, Any], list[st
             f"{data.get('input_shape')}): predict.py classifies image files"
         )
     cfg = run_config(ckpt, path)
-    shape = data.get("input_shape")
-    model = build(
-        cfg.model,
-        "model",
-        num_classes=data["num_classes"],
-        class_names=data["class_names"],
-        **({"input_shape": shape} if shape else {}),
-    )
+    model = build_model(cfg.model, DataSpec.from_dict(data))
+    if not hasattr(model, "probabilities"):
+        raise CheckpointError(
+            f"checkpoint {path} holds a {type(model).__name__}, not a litexp Classifier: "
+            "predict.py needs its class probabilities (subclass litexp.models.Classifier)"
+        )
     check_fits(ckpt, model, path)
     model.load_state_dict(ckpt["state_dict"])
     model.eval()
