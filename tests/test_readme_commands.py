@@ -1,0 +1,386 @@
+"""Every command the README shows, run through bash as a user types it.
+
+The README is parsed at run time: its indented and fenced blocks, and inline code that
+starts with a program (``python ...``, ``make ...``, ``tensorboard ...``). Each command
+runs from the project root with only small overrides appended (one epoch, a few batches,
+two Optuna trials), logs in a temporary ``LITEXP_LOG_DIR``, the README's
+``../shared/data`` read from ``SHARED_DATA``; placeholders (``<run>``, ``<best>.ckpt``,
+``path/to/images``) become what an earlier command of this session left. A command
+that cannot run here is in ``EXCUSED`` with the reason; any other command is run, so a
+new README command is either run or explicitly excused.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from tests.conftest import ROOT, SHARED_DATA
+
+PROGRAMS = {
+    "python",
+    "litexp",
+    "make",
+    "tensorboard",
+    "optuna-dashboard",
+    "torchrun",
+    "srun",
+    "sbatch",
+    "pytest",
+    "pip",
+}
+EXCUSED = {
+    "make test": "runs this whole suite, this test included",
+    "make test-fast": "runs this suite (its fast part): a test running the suite",
+    "pytest -m gpu": "runs this suite's GPU tests (needs a CUDA GPU)",
+    "make bench": "every benchmark: tens of minutes of a busy CPU; benchmarks/ has its own checks",
+    "python -m benchmarks.loop_overhead": "a benchmark: minutes of timing on an idle CPU",
+    "pip install .": "installs litexp into the environment; tests/test_packaging.py installs the "
+    "wheel into a fresh venv and runs the litexp command",
+    "python train.py model=timm data=folder data.data_dir=path/to/images "
+    "model.name=efficientnet_b0": "downloads efficientnet_b0's pretrained weights (no network "
+    "in CI); the hymenoptera recipe command trains the same way from a local weights file",
+    "python train.py -m hydra/launcher=slurm hydra.launcher.partition=gpu trainer=gpu "
+    "model.lr=1e-3,1e-2": "needs a SLURM cluster",
+    "srun python train.py trainer=ddp trainer.num_nodes=2 trainer.devices=4 "
+    "hydra.run.dir=logs/train/runs/slurm_$SLURM_JOB_ID": "needs a SLURM cluster",
+    "sbatch job.sh": "needs a SLURM cluster",
+    "torchrun --nnodes=2 --nproc-per-node=4 --node-rank=0 --master-addr=node0 "
+    "--master-port=29500 train.py trainer=ddp trainer.num_nodes=2 trainer.devices=4 "
+    "hydra.run.dir=/shared/logs/train/runs/exp1": "two machines with 4 GPUs each "
+    "(tests/test_ddp_cpu.py runs torchrun on one machine)",
+}
+# Run only where there is a CUDA GPU (skipped, with this reason, elsewhere).
+NEEDS_GPU = {
+    "python train.py trainer=gpu",
+    "python train.py trainer=ddp",
+    "python train.py -m trainer=ddp model.lr=1e-3,1e-2",
+}
+SHORT = [
+    "++trainer.limit_train_batches=16",
+    "++trainer.limit_val_batches=4",
+    "++trainer.limit_test_batches=4",
+]  # ++: works whether the trainer config has the key or not
+TOY_DATA = ("Circles", "Moons", "Blobs")
+DATA_DIRS = {"fashion": "fashion_mnist", "mnist": "mnist"}  # data=<option>: its shared folder
+# What the README names but only a user has; in this session:
+MY_MODEL = "defaults: [mlp]\nhidden_sizes: [16]\n"  # myconf/model/mine.yaml
+IMAGES = SHARED_DATA / "pretrained" / "examples"
+
+
+@dataclass(frozen=True)
+class Command:
+    text: str  # as in the README: comment dropped, continuations joined, spaces collapsed
+    line: int
+    output: tuple[str, ...] = ()  # what the README shows it printing (after ``$ command``)
+
+
+def strip_comment(line: str) -> str:
+    return re.sub(r"\s+#(\s.*)?$", "", line).strip()
+
+
+def readme_commands(text: str) -> list[Command]:
+    """The README's commands, in order, each once."""
+    found: list[Command] = []
+    lines = text.splitlines()
+    fenced, in_block, pending = False, False, None
+    logical: list[tuple[int, str]] = []  # (line number, text) with continuations joined
+    for number, raw in enumerate(lines, 1):
+        if raw.lstrip().startswith("```"):
+            fenced = not fenced
+            continue
+        in_block = fenced or (
+            raw.startswith("    ") and (in_block or not lines[number - 2].strip())
+        )
+        if not in_block:
+            logical.append((number, ""))
+            continue
+        if pending is not None:
+            pending = (pending[0], pending[1] + " " + raw.strip())
+        else:
+            pending = (number, raw.strip())
+        if pending[1].endswith("\\"):
+            pending = (pending[0], pending[1][:-1].strip())
+            continue
+        logical.append(pending)
+        pending = None
+    shown: list[str] | None = None  # the output lines of the last ``$ command``
+    for number, entry in logical:
+        is_prompt = entry.startswith("$ ")
+        body = " ".join(strip_comment(entry[2:] if is_prompt else entry).split())
+        if body.split(" ")[0] in PROGRAMS:
+            shown = [] if is_prompt else None
+            found.append(Command(body, number, shown))  # type: ignore[arg-type]
+        elif shown is not None and entry:
+            shown.append(entry)
+        else:
+            shown = None
+    found = [Command(c.text, c.line, tuple(c.output or ())) for c in found]
+    # Inline code, outside fenced blocks (blanked out, keeping the line count).
+    inline = re.sub(r"```.*?```", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)
+    for match in re.finditer(r"`([^`]+)`", inline):
+        words = match.group(1).split()
+        if len(words) > 1 and words[0] in PROGRAMS:
+            found.append(Command(" ".join(words), text.count("\n", 0, match.start()) + 1))
+    unique: dict[str, Command] = {}
+    for command in sorted(found, key=lambda c: c.line):
+        unique.setdefault(command.text, command)
+    return list(unique.values())
+
+
+COMMANDS = readme_commands((ROOT / "README.md").read_text())
+
+
+def test_excused_commands_are_still_in_the_readme():
+    texts = {c.text for c in COMMANDS}
+    assert not (set(EXCUSED) | NEEDS_GPU) - texts, "excused, but no longer in the README"
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory) -> Path:
+    """One log directory for the whole file: later commands use earlier commands' runs."""
+    return tmp_path_factory.mktemp("readme")
+
+
+def newest(pattern: str, keep=lambda path: True) -> str:
+    found = [p for p in glob.glob(pattern) if keep(Path(p))]
+    if not found:
+        pytest.fail(f"no earlier README command left {pattern}: run this whole file")
+    return max(found, key=os.path.getmtime)
+
+
+def run_config(path: Path) -> dict:
+    """config.yaml of the run a checkpoint (or run directory) belongs to."""
+    run = next(p for p in (path, *path.parents) if (p / "config.yaml").is_file())
+    return yaml.safe_load((run / "config.yaml").read_text())
+
+
+def fill(token: str, logs: Path) -> str:
+    """The README's paths and placeholders made real for this session."""
+    token = token.replace("../shared/data", str(SHARED_DATA))
+    key, eq, value = token.rpartition("=") if "=" in token else ("", "", token)
+    if value == "logs" or value.startswith("logs/"):
+        value = str(logs) + value[len("logs") :]
+    if value == "<best>.ckpt":  # a checkpoint of image data, for predict.py
+        images = lambda p: not run_config(p)["data"]["_target_"].endswith(TOY_DATA)  # noqa: E731
+        value = newest(f"{logs}/*/runs/*/checkpoints/epoch*.ckpt", images)
+    elif "<" in value:
+        pattern = value.replace("<run>", "*").replace("<sweep>", "*").replace("<best>", "epoch*")
+        value = newest(pattern)
+    elif value in ("path/to/images", "<image or folder>"):
+        value = str(IMAGES)
+    elif value == "myconf":
+        (logs.parent / "myconf" / "model").mkdir(parents=True, exist_ok=True)
+        (logs.parent / "myconf" / "model" / "mine.yaml").write_text(MY_MODEL)
+        value = str(logs.parent / "myconf")
+    elif value == "...":
+        value = "1e-3,1e-2"
+    if re.search(r"<\w+>|path/to/|\.\.\.", value):
+        pytest.fail(f"unknown placeholder {value!r}: teach fill() about it, or excuse the command")
+    return key + eq + value
+
+
+def kind_of(words: list[str]) -> str:
+    """train | eval | predict | help (train's) | tensorboard | other."""
+    task = "other"
+    if words[0] == "tensorboard":
+        task = "tensorboard"
+    elif words[:2] == ["make", "train"]:
+        task = "train"
+    elif words[0] == "python" and len(words) > 1 and words[1].endswith(".py"):
+        task = Path(words[1]).stem
+    elif words[0] == "litexp" and len(words) > 1 and words[1] in ("train", "eval", "predict"):
+        task = words[1]
+    if "--help" in words:
+        return "help" if task == "train" else "other"
+    return task
+
+
+def extras(words: list[str], logs: Path) -> list[str]:
+    """The small overrides that keep a training command short."""
+    epochs = 1
+    if any(w.startswith("resume=") for w in words):  # one epoch more than any run so far
+        asked = [
+            run_config(Path(p))["trainer"]["max_epochs"]
+            for p in glob.glob(f"{logs}/*/runs/*/config.yaml")
+        ]
+        epochs = 1 + max(asked, default=0)
+    out = [f"trainer.max_epochs={epochs}", *SHORT]
+    for option, folder in DATA_DIRS.items():  # the shared copy, not a download
+        if f"data={option}" in words and not any(w.startswith("data.data_dir=") for w in words):
+            out.append(f"data.data_dir={SHARED_DATA / folder}")
+    search = next((w.split("=", 1)[1] for w in words if w.startswith("hparams_search=")), None)
+    if search:  # two trials more than the study (which persists between commands) has
+        conf = yaml.safe_load((ROOT / "conf" / "hparams_search" / f"{search}.yaml").read_text())
+        done = glob.glob(f"{logs}/*/optuna/{conf['hydra']['sweeper']['study_name']}/*/metrics.json")
+        out.append(f"hydra.sweeper.n_trials={len(done) + 2}")
+    return out
+
+
+def expected_jobs(words: list[str]) -> int:
+    """Jobs of a ``-m`` sweep: the product of the comma lists (2 for an Optuna search)."""
+    if any(w.startswith("hparams_search=") for w in words):
+        return 2
+    values = [w.split("=", 1)[1] for w in words if "=" in w and not re.search(r"[\[({]", w)]
+    return math.prod(len(v.split(",")) for v in values)
+
+
+def metrics_files(logs: Path) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in logs.rglob("metrics.json")}
+
+
+def run_bash(command: str, env: dict, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``bash -c command`` from the project root; on a timeout its whole session is killed."""
+    with subprocess.Popen(
+        ["bash", "-c", command],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+
+
+def check_tensorboard(command: str, env: dict) -> None:
+    """Start the server, check that it answers and lists runs, stop it."""
+    proc = subprocess.Popen(
+        ["bash", "-c", command + " --port 0"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    watchdog = threading.Timer(120, os.killpg, (proc.pid, signal.SIGKILL))
+    watchdog.start()
+    try:
+        url, seen = None, []
+        while url is None and (line := proc.stderr.readline()):
+            seen.append(line)
+            url = next(iter(re.findall(r"http://\S+/", line)), None)
+        assert url, f"tensorboard printed no address: {''.join(seen)}"
+        with urllib.request.urlopen(url, timeout=10) as page:
+            assert page.status == 200
+        deadline, runs = time.monotonic() + 60, []
+        while not runs and time.monotonic() < deadline:
+            time.sleep(1)
+            with urllib.request.urlopen(url + "data/runs", timeout=10) as answer:
+                runs = json.loads(answer.read())
+        assert runs, "tensorboard lists no runs"
+    finally:
+        watchdog.cancel()
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def check_run(run: Path, summary: dict) -> None:
+    """What README's "What a run leaves behind" promises."""
+    assert summary["status"] == "completed", summary
+    assert "test/acc" in summary["metrics"], summary
+    assert Path(summary["best_checkpoint"]).is_file(), summary
+    for name in ("run.json", "config.yaml", ".hydra", "checkpoints/last.ckpt"):
+        assert (run / name).exists(), f"{run} has no {name}"
+    assert list(run.glob("tensorboard/**/events.out.tfevents.*")), f"{run}: no TensorBoard events"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", COMMANDS, ids=[f"L{c.line}:{c.text[:60]}" for c in COMMANDS])
+def test_readme_command(command: Command, session: Path) -> None:
+    if command.text in EXCUSED:
+        pytest.skip(f"excused: {EXCUSED[command.text]}")
+    if command.text in NEEDS_GPU and not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    logs = session / "logs"
+    env = {
+        **os.environ,
+        "LITEXP_LOG_DIR": str(logs),
+        "LITEXP_DATA_DIR": str(session / "data"),
+        "HF_HUB_OFFLINE": "1",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    bin_dir = session / "bin"
+    if not shutil.which("litexp") and not bin_dir.exists():  # what `pip install` would write
+        bin_dir.mkdir()
+        (bin_dir / "litexp").write_text(
+            f"#!{sys.executable}\nimport sys\nfrom litexp.main import main\nsys.exit(main())\n"
+        )
+        (bin_dir / "litexp").chmod(0o755)
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    text = command.text.replace("<image or folder>", "path/to/images")  # one word for shlex
+    words = [fill(w, logs) for w in shlex.split(text)]
+    kind = kind_of(words)
+    if kind == "tensorboard":
+        check_tensorboard(shlex.join(words), env)
+        return
+    if kind == "train" and not command.output:
+        more = extras(words, logs)
+        if words[0] == "make":  # make passes ARGS on to train.py
+            args = next((w for w in words if w.startswith("ARGS=")), "ARGS=")
+            value = " ".join(filter(None, [args[len("ARGS=") :], *more]))
+            words = [w for w in words if w != args] + [f"ARGS={value}"]
+        else:
+            words += more
+    before = metrics_files(logs) if logs.exists() else {}
+    predictions = set(logs.glob("predict/runs/*/predictions.csv"))
+    done = run_bash(shlex.join(words), env)
+    said = done.stdout + done.stderr
+    if command.output:  # the README shows what it prints
+        for line in command.output:
+            assert line in said, f"{command.text}: README shows {line!r}; got:\n{said[-3000:]}"
+        assert done.returncode == (2 if command.output[0].startswith("litexp: error:") else 0)
+        return
+    assert done.returncode == 0, f"{shlex.join(words)}\nexit {done.returncode}:\n{said[-4000:]}"
+    changed = (
+        [p for p, t in metrics_files(logs).items() if before.get(p) != t] if logs.exists() else []
+    )
+    summaries = {p.parent: json.loads(p.read_text()) for p in changed}
+    if kind == "other" and words[0] == "litexp":  # litexp --help
+        assert all(task in done.stdout for task in ("train", "eval", "predict")), done.stdout
+    if kind == "help":
+        for group in (ROOT / "conf").iterdir():
+            options = sorted(p.stem for p in group.glob("*.yaml"))
+            if group.is_dir() and group.name != "hydra" and options:
+                assert f"{group.name}: {', '.join(options)}" in done.stdout, group.name
+    elif kind == "train":
+        sweep = "-m" in words or "--multirun" in words
+        assert len(summaries) == (expected_jobs(words) if sweep else 1), sorted(summaries)
+        for run, summary in summaries.items():
+            check_run(run, summary)
+        if sweep:
+            (where,) = {run.parent for run in summaries}
+            assert (where / "summary.csv").is_file() and (where / "summary.md").is_file()
+        if "resume=latest" in words:
+            (run,) = summaries
+            assert f"resume=latest: continuing {run}" in done.stderr
+    elif kind == "eval":
+        ((run, summary),) = summaries.items()
+        assert summary["status"] == "completed" and "test/acc" in summary["metrics"], summary
+    elif kind == "predict":
+        (csv,) = set(logs.glob("predict/runs/*/predictions.csv")) - predictions
+        assert len(csv.read_text().splitlines()) > 1, csv.read_text()
