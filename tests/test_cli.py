@@ -70,3 +70,39 @@ def test_cfg_job_between_overrides_prints_the_composed_config(tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "lr: 0.123" in proc.stdout
     assert "_target_: litexp.data.Moons" in proc.stdout
+
+
+def test_any_trainer_argument_works_without_plus(tmp_path: Path) -> None:
+    """limit_train_batches is not in conf/trainer/: given as trainer.<key>=, Lightning gets it."""
+    proc = run_cli(
+        "train.py",
+        "trainer=cpu",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2",
+        "data.batch_size=16",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    run = next((tmp_path / "logs" / "train" / "runs").iterdir())
+    assert read_metrics(run)["status"] == "completed"
+    assert "limit_train_batches: 2" in (run / "config.yaml").read_text()
+
+
+def test_trainer_args_anywhere_only_touches_trainer_keys() -> None:
+    from litexp.cli import trainer_args_anywhere
+
+    argv = ["trainer=cpu", "trainer.max_epochs=3", "+trainer.x=1", "model.lr=1", "-m"]
+    assert trainer_args_anywhere(argv) == [
+        "trainer=cpu",
+        "++trainer.max_epochs=3",
+        "+trainer.x=1",
+        "model.lr=1",
+        "-m",
+    ]
+
+
+def test_hydra_full_error_keeps_hydras_own_report(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    proc = run_cli("train.py", "model=cnnn", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stderr and "litexp: error:" not in proc.stderr
