@@ -39,9 +39,10 @@ def test_glob_sweep_is_refused_with_the_valid_forms() -> None:
         parse_search_space({"model": "glob(*)"}, [])
 
 
-def test_storage_settings(tmp_path: Path) -> None:
+def test_storage_settings(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("LITEXP_OPTUNA_STORAGE", raising=False)
     assert storage_url(None, tmp_path) == f"sqlite:///{tmp_path / 'optuna.db'}"
-    assert storage_url("postgresql://u:p@db/optuna", tmp_path) == "postgresql://u:p@db/optuna"
+    assert storage_url("postgresql://u@db/optuna", tmp_path) == "postgresql://u@db/optuna"
     journal = storage_url("study.journal", tmp_path)
     assert journal == str(tmp_path / "study.journal")
     # Two handles on one journal file see one study.
@@ -65,8 +66,6 @@ def test_median_pruner_stops_a_bad_trial_after_its_first_epoch(make_cfg, tmp_pat
         "data.n_samples=200",
         "trainer.max_epochs=4",
         "model.lr=1e-5",  # learns nothing in 4 epochs: below the median at epoch 0
-        "logger=none",
-        "callbacks.progress_bar=null",
         "+callbacks.optuna_pruning._target_=litexp.sweep.pruning.OptunaPruning",
         "+callbacks.optuna_pruning.monitor=val/acc",
         "+callbacks.optuna_pruning.study_name=s",
