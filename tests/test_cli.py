@@ -45,8 +45,6 @@ def test_multirun_flag_after_the_overrides_runs_the_sweep(tmp_path: Path) -> Non
         "data=circles",
         "data.n_samples=200",
         "trainer.max_epochs=1",
-        "logger=none",
-        "callbacks.progress_bar=null",
         "-m",
         "seed=1,2",
         cwd=tmp_path,

@@ -6,7 +6,7 @@ import torch
 
 from litexp.train import train
 
-SMALL = ["trainer.max_epochs=2", "logger=none", "callbacks.progress_bar=null", "model.dropout=0.2"]
+SMALL = ["trainer.max_epochs=2", "model.dropout=0.2"]
 
 
 def test_same_seed_same_metrics_other_seed_other_metrics(make_cfg, tmp_path) -> None:

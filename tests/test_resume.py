@@ -24,7 +24,7 @@ from litexp.train import train
 from tests.conftest import ROOT, compose_config, only_run_dir, read_metrics, run_cli
 
 # Circles, 11 batches an epoch; long enough to kill after the first checkpoint.
-OVERRIDES = ["trainer=cpu", "trainer.max_epochs=14", "seed=7", "callbacks.progress_bar=null"]
+OVERRIDES = ["trainer=cpu", "trainer.max_epochs=14", "seed=7"]
 
 
 def start_cli(*args: str, log_root: Path) -> subprocess.Popen:
@@ -98,7 +98,7 @@ class SendSignal(L.Callback):
             os.kill(os.getpid(), self.signum)
 
 
-SMALL = ["trainer.max_epochs=3", "logger=none", "callbacks.progress_bar=null", "model.dropout=0.2"]
+SMALL = ["trainer.max_epochs=3", "model.dropout=0.2"]
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from litexp.errors import ConfigError
 from litexp.train import train
 from tests.conftest import read_metrics
 
-SMALL = ["logger=none", "callbacks.progress_bar=null"]
+SMALL = ["logger=none"]
 
 
 def test_run_json_records_config_command_code_versions_hardware(make_cfg, tmp_path) -> None:

@@ -12,13 +12,12 @@ import yaml
 from litexp.sweep.summary import SUMMARY_CSV, SUMMARY_MD, collect, sort_rows, summarize
 from tests.conftest import run_cli
 
-# Tiny and fast: 200 points, one epoch, no progress bar.
+# Tiny and fast: 200 points, one epoch.
 TINY = [
     "trainer=cpu",
     "trainer.max_epochs=1",
     "data=circles",
     "data.n_samples=200",
-    "callbacks.progress_bar=null",
 ]
 
 
