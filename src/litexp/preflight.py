@@ -15,8 +15,9 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
+from litexp.checks import is_int, positive_int
 from litexp.config import build, check_arguments
-from litexp.errors import ConfigError
+from litexp.errors import ConfigError, first_line
 from litexp.sweep.jobs import in_multirun
 
 CHECKPOINT_COPIES = 3  # best + last + the temporary file of an atomic save
@@ -27,28 +28,12 @@ LOGGED_METRICS = ("val/acc", "val/loss", "train/acc", "train/loss")
 FINAL_METRICS = (*LOGGED_METRICS, "test/acc", "test/loss")  # metrics.json's keys
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def check_int(key: str, value: object, minimum: int = 1, *, also: tuple = ()) -> None:
-    """Raise ConfigError unless ``value`` is an integer >= ``minimum`` (or one of ``also``).
-
-    The one validator for counts, sizes and seeds: ``key`` is the config key it names.
-    """
-    if value in also and not isinstance(value, bool):
-        return
-    if not _is_int(value) or value < minimum:  # type: ignore[operator]
-        extra = "".join(f" or {a!r}" for a in also)
-        raise ConfigError(f"{key}={value!r} is invalid: must be an integer >= {minimum}{extra}")
-
-
 def _check_fraction_or_count(key: str, value: object, *, zero: bool) -> None:
     """Lightning's batch limits and intervals: a fraction in (0, 1] or a count of batches."""
     if value is None or (isinstance(value, str) and ":" in value):  # a time "DD:HH:MM:SS"
         return
-    if _is_int(value):
-        check_int(key, value, 0 if zero else 1)
+    if is_int(value):
+        positive_int(key, value, 0 if zero else 1, error=ConfigError)
     elif not isinstance(value, float) or not (0 <= value <= 1 if zero else 0 < value <= 1):
         low = "[0" if zero else "(0"
         raise ConfigError(
@@ -60,22 +45,24 @@ def check_trainer(trainer: DictConfig) -> None:
     """The Trainer values Lightning accepts (or fails on mid-run) that cannot train."""
     check_arguments(trainer, "trainer")  # unknown keys and wrongly typed values
     epochs, steps = trainer.get("max_epochs"), trainer.get("max_steps")
-    if not (epochs is None and _is_int(steps) and steps > 0):  # None: Lightning's 1000
-        check_int("trainer.max_epochs", epochs, also=(-1,))
+    if not (epochs is None and is_int(steps) and steps > 0):  # None: Lightning's 1000
+        positive_int("trainer.max_epochs", epochs, also=(-1,), error=ConfigError)
     min_epochs = trainer.get("min_epochs")
     if min_epochs is not None:
-        check_int("trainer.min_epochs", min_epochs, 0)
-        if _is_int(epochs) and epochs != -1 and min_epochs > epochs:
+        positive_int("trainer.min_epochs", min_epochs, 0, error=ConfigError)
+        if is_int(epochs) and epochs != -1 and min_epochs > epochs:
             raise ConfigError(
                 f"trainer.min_epochs={min_epochs} is invalid: must be <= trainer.max_epochs={epochs}"
             )
     for key in ("check_val_every_n_epoch", "log_every_n_steps", "accumulate_grad_batches"):
         if trainer.get(key) is not None:
-            check_int(f"trainer.{key}", trainer.get(key))
+            positive_int(f"trainer.{key}", trainer.get(key), error=ConfigError)
     if trainer.get("num_sanity_val_steps") is not None:
-        check_int("trainer.num_sanity_val_steps", trainer.num_sanity_val_steps, -1)
+        positive_int(
+            "trainer.num_sanity_val_steps", trainer.num_sanity_val_steps, -1, error=ConfigError
+        )
     if trainer.get("num_nodes") is not None:
-        check_int("trainer.num_nodes", trainer.num_nodes)
+        positive_int("trainer.num_nodes", trainer.num_nodes, error=ConfigError)
     clip = trainer.get("gradient_clip_val")
     if clip is not None and not clip >= 0:
         raise ConfigError(f"trainer.gradient_clip_val={clip!r} is invalid: must be >= 0 (or null)")
@@ -103,7 +90,7 @@ def _check_devices(trainer: DictConfig) -> None:
     devices = trainer.get("devices")
     on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
     cores = os.cpu_count() or 1
-    if on_cpu and _is_int(devices) and devices > cores:
+    if on_cpu and is_int(devices) and devices > cores:
         raise ConfigError(
             f"trainer.devices={devices} is invalid: the CPU has {cores} cores, one process each"
             f" at most: give trainer.devices <= {cores}"
@@ -113,10 +100,10 @@ def _check_devices(trainer: DictConfig) -> None:
 def check_run_config(cfg: DictConfig) -> None:
     """Raise ConfigError naming the first key whose value cannot work."""
     seed = cfg.get("seed")
-    if not _is_int(seed) or not 0 <= seed < 2**32:
+    if not is_int(seed) or not 0 <= seed < 2**32:
         raise ConfigError(f"seed={seed!r} is invalid: must be an integer in [0, 2**32)")
     data_seed = cfg.data.get("seed") if cfg.get("data") else None
-    if data_seed is not None and (not _is_int(data_seed) or not 0 <= data_seed < 2**32):
+    if data_seed is not None and (not is_int(data_seed) or not 0 <= data_seed < 2**32):
         raise ConfigError(f"data.seed={data_seed!r} is invalid: must be an integer in [0, 2**32)")
     if cfg.get("resume") and cfg.get("ckpt_path"):
         raise ConfigError(
@@ -141,7 +128,7 @@ def check_run_config(cfg: DictConfig) -> None:
         )
     checkpoint = (cfg.get("callbacks") or {}).get("model_checkpoint") or {}
     monitor = checkpoint.get("monitor")
-    if monitor is not None and monitor not in LOGGED_METRICS:
+    if monitor is not None and monitor not in LOGGED_METRICS and _is_classifier(cfg.model):
         raise ConfigError(
             f"callbacks.model_checkpoint.monitor={monitor!r} is invalid: the model logs "
             f"{', '.join(LOGGED_METRICS)}"
@@ -155,10 +142,23 @@ def check_run_config(cfg: DictConfig) -> None:
     check_scheduler(cfg.model.get("scheduler"))
 
 
+def _is_classifier(model_cfg: DictConfig) -> bool:
+    """Whether the model is litexp's Classifier, whose logged metrics are known up front
+    (a user's own LightningModule logs what it likes)."""
+    from hydra.utils import get_class
+
+    from litexp.models.classifier import Classifier
+
+    try:
+        return issubclass(get_class(model_cfg.get("_target_")), Classifier)
+    except Exception:  # an unknown target: the argument check names it
+        return True
+
+
 def check_predict_config(cfg: DictConfig) -> None:
     """predict.py's own values: classes shown, batch size, device."""
-    check_int("top_k", cfg.get("top_k"))
-    check_int("batch_size", cfg.get("batch_size"))
+    positive_int("top_k", cfg.get("top_k"), error=ConfigError)
+    positive_int("batch_size", cfg.get("batch_size"), error=ConfigError)
     device = cfg.get("device")
     if device not in ("auto", "cpu") and not str(device).startswith("cuda"):
         raise ConfigError(f"device={device!r} is invalid: must be auto, cpu or cuda[:<index>]")
@@ -176,7 +176,7 @@ def check_scheduler(node: DictConfig | None) -> None:
     except ConfigError:
         raise
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"model.scheduler is invalid: {str(err).splitlines()[0]}") from None
+        raise ConfigError(f"model.scheduler is invalid: {first_line(err)}") from None
 
 
 def check_disk_space(run_dir: Path, model: torch.nn.Module) -> None:
