@@ -33,3 +33,9 @@ def console_command(argv: list[str]) -> str | None:
 def script_argv(argv: list[str]) -> list[str]:
     """What starts this process again, without its overrides: ``[litexp, train]`` or ``[train.py]``."""
     return argv[:2] if console_command(argv) else argv[:1]
+
+
+def as_typed(override: str) -> str:
+    """An override as the user typed it: ``trainer.x=v``, which the command line turns
+    into ``++trainer.x=v`` for Hydra (``litexp.cli.trainer_args_anywhere``)."""
+    return override[2:] if override.startswith("++trainer.") else override

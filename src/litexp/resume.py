@@ -17,7 +17,7 @@ from litexp.checkpoint_files import remove_untracked
 from litexp.config import to_plain
 from litexp.distributed import is_global_zero_process
 from litexp.errors import CheckpointError, ConfigError
-from litexp.packaging import CONSOLE_SCRIPT, console_command
+from litexp.packaging import CONSOLE_SCRIPT, as_typed, console_command
 from litexp.run_dir import CHECKPOINT_DIR, experiment_differences
 
 
@@ -109,7 +109,9 @@ def resume_command(run_dir: Path, overrides: list[str] | None = None) -> str:
         from hydra.core.hydra_config import HydraConfig
 
         overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-    kept = [o for o in overrides if not o.lstrip("+~").startswith(("resume=", "hydra."))]
+    kept = [
+        as_typed(o) for o in overrides if not o.lstrip("+~").startswith(("resume=", "hydra."))
+    ]
     if console_command(sys.argv):
         return shlex.join([CONSOLE_SCRIPT, "train", *kept, override("resume", run_dir)])
     script = Path(sys.argv[0]).name if sys.argv and sys.argv[0].endswith(".py") else "train.py"

@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from litexp.packaging import CONSOLE_SCRIPT, console_command
+from litexp.packaging import CONSOLE_SCRIPT, as_typed, console_command
 from litexp.results import write_json_atomic
 
 RUN_INFO_FILE = "run.json"
@@ -25,7 +25,7 @@ SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 def command_line(argv: list[str] | None = None) -> str:
     """The command as typed: ``python train.py model=cnn ...`` or ``litexp train model=cnn ...``."""
-    argv = sys.argv if argv is None else argv
+    argv = [as_typed(a) for a in (sys.argv if argv is None else argv)]
     if console_command(argv):
         return shlex.join([CONSOLE_SCRIPT, *argv[1:]])
     return shlex.join(["python", *argv])
