@@ -19,8 +19,9 @@ import lightning as L
 import torch
 from hydra import compose, initialize_config_dir
 
+from litexp.build import build_data_and_model, build_trainer
 from litexp.config import register_resolvers
-from litexp.train import build_data_and_model, build_trainer, train
+from litexp.train import train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 CACHE = Path(tempfile.gettempdir()) / "litexp-bench-cache"  # decompressed Fashion-MNIST, kept
@@ -79,7 +80,7 @@ def throughput(data_dir: str, compile_mode: str | bool, epochs: int = 4) -> dict
         )
         datamodule, model = build_data_and_model(cfg.data, cfg.model)
         clock = _EpochClock()
-        trainer = build_trainer(cfg, [clock], model=model)
+        trainer = build_trainer(cfg, [clock])
         start = time.perf_counter()
         trainer.fit(model, datamodule=datamodule)
         total = time.perf_counter() - start

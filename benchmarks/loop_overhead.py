@@ -23,9 +23,9 @@ import lightning as L
 import torch
 from hydra import compose, initialize_config_dir
 
+from litexp.build import build_data_and_model, build_trainer, run_callbacks
 from litexp.config import register_resolvers, to_plain
 from litexp.hardware import skip_nvml_check_without_gpu
-from litexp.train import build_data_and_model, build_trainer, run_callbacks
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -92,8 +92,8 @@ def litexp_epochs(case: str, bare: bool = False, *extra: str) -> tuple[list[floa
                 default_root_dir=out,
             )
         else:
-            callbacks = [*run_callbacks(to_plain(cfg), Path(out), datamodule), clock]
-            trainer = build_trainer(cfg, callbacks, model=model)
+            callbacks = [*run_callbacks(to_plain(cfg), Path(out), datamodule.spec), clock]
+            trainer = build_trainer(cfg, callbacks)
         trainer.fit(model, datamodule=datamodule)
         times = [b - a for a, b in zip(clock.marks, clock.marks[1:], strict=False)]
         return times[1:], trainer.global_step // EPOCHS

@@ -37,13 +37,13 @@ def _spread(values: list[float]) -> dict[str, float]:
 
 
 def _timed(
-    cmd: list[str], env: dict[str, str], marker: str
+    cmd: list[str], env: dict[str, str], marker: str, cwd: Path = ROOT
 ) -> tuple[list[tuple[float, str]], float]:
     """Run ``cmd``; (seconds since start at which each line holding ``marker`` was
     printed, with the line), and the process's peak RSS in MB."""
     start = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     hits = []
     assert proc.stdout is not None

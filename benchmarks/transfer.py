@@ -23,8 +23,8 @@ from pathlib import Path
 import lightning as L
 from hydra import compose, initialize_config_dir
 
+from litexp.build import build_data_and_model
 from litexp.config import register_resolvers
-from litexp.train import build_data_and_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
