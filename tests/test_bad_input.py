@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import runpy
 import signal
 import subprocess
@@ -26,7 +27,7 @@ import torch
 from litexp.config import to_plain
 from litexp.spec import spec_of
 from litexp.train import build_data_and_model
-from tests.conftest import ROOT, SHARED_DATA, compose_config, run_cli
+from tests.conftest import ROOT, SHARED_DATA, compose_config, needs_shared_data, run_cli
 
 JOB_TIMEOUT_S = 90  # each case fails in seconds; one that trains is killed (SIGALRM)
 
@@ -42,6 +43,12 @@ class Case:
     @property
     def base(self) -> tuple[str, ...]:
         return () if self.script == "predict.py" else ("trainer=cpu",)  # predict has no trainer
+
+    @property
+    def param(self) -> object:
+        """The case for ``parametrize``; one naming ``{shared}/<set>`` needs that data set."""
+        sets = sorted({m for a in self.args for m in re.findall(r"\{shared\}/(\w+)", a)})
+        return pytest.param(self, id=self.id, marks=[needs_shared_data(*sets)] if sets else [])
 
     def argv(self, files: dict[str, str]) -> list[str]:
         """Flags (``-m``) first, then the CPU trainer, then the case's overrides."""
@@ -88,6 +95,7 @@ CASES = [
     Case("folder-not-found", ("model=timm", "data=folder", "data.data_dir={tmp}/no_images"), ("no_images is not a folder", "data.data_dir=")),
     Case("folder-not-given", ("model=timm", "data=folder"), ("data.data_dir is required",)),
     Case("mlp-on-image-folder", ("model=mlp", "data=folder", "data.data_dir={shared}/hymenoptera_data"), ("needs inputs of one fixed size", "use model=timm")),
+    Case("own-net-on-image-folder", ("model=classifier", "model.net._target_=torch.nn.LazyLinear", "data=folder", "data.data_dir={shared}/hymenoptera_data"), ("FolderData needs a model that states how its images are prepared", "use model=timm")),
     Case("cnn-on-points", ("model=cnn", "data=circles"), ("FashionCNN needs images", "use model=mlp")),
     # Checkpoints.
     Case("weights-truncated", ("ckpt_path={truncated}",), ("{truncated}", "truncated")),
@@ -241,7 +249,7 @@ def test_at_least_25_distinct_cases() -> None:
     assert len({c.id for c in CASES}) == len(CASES) >= 25
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", [c.param for c in CASES])
 def test_bad_input_is_rejected(case: Case, results, files) -> None:
     check_rejected(case, results, files)
 

@@ -84,7 +84,12 @@ def build_data_and_model(
     datamodule = build_data(data_cfg)
     model = build_model(model_cfg, spec_of(datamodule))
     # Image folders are prepared as the model's weights expect (size, crop, mean, std).
-    if hasattr(datamodule, "set_preprocessing") and getattr(model, "preprocessing", None):
+    if hasattr(datamodule, "set_preprocessing"):
+        if not getattr(model, "preprocessing", None):  # now, not in setup() once fit began
+            raise ConfigError(
+                f"data: {type(datamodule).__name__} needs a model that states how its images "
+                f"are prepared, and {type(model).__name__} does not: use model=timm"
+            )
         datamodule.set_preprocessing(model.preprocessing)
     return datamodule, model
 

@@ -19,15 +19,10 @@ from omegaconf import OmegaConf
 from litexp.allowlist import check_stored_config
 from litexp.build import build_data_and_model
 from litexp.checkpoint_files import damaged_entry
-from litexp.errors import CheckpointError
+from litexp.errors import CheckpointError, first_line
 from litexp.spec import spec_of
 
 PLAIN = (str, int, float, bool, type(None))
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return (text.splitlines()[0] if text else type(err).__name__)[:200]
 
 
 def _check_plain(value: Any, where: str, path: Path) -> None:
@@ -74,14 +69,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     except pickle.UnpicklingError as err:
         # torch's safe unpickler refuses any global it does not know: code, classes, ...
         found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
-        what = f"it refers to {found.group(1)}" if found else _first_line(err)
+        what = f"it refers to {found.group(1)}" if found else first_line(err, 200)
         raise CheckpointError(
             f"checkpoint {path} was refused: it holds objects that safe loading does not "
             f"allow, which could run code ({what}); only load checkpoints written by litexp"
         ) from None
     except Exception as err:  # torch raises many types for damaged archives
         raise CheckpointError(
-            f"checkpoint {path} cannot be read (truncated or corrupt): {_first_line(err)}"
+            f"checkpoint {path} cannot be read (truncated or corrupt): {first_line(err, 200)}"
         ) from None
     if not isinstance(ckpt, dict) or "litexp" not in ckpt or "state_dict" not in ckpt:
         raise CheckpointError(

@@ -22,7 +22,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from litexp.errors import USER_ERRORS, ConfigError
+from litexp.errors import USER_ERRORS, ConfigError, first_line
 
 
 def _run_id() -> str:
@@ -43,6 +43,16 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("run_dir", resolve_run_dir)
 
 
+def in_group(group: str, message: str) -> str:
+    """A constructor's complaint as the user's key: ``dropout=1.5 is invalid`` under
+    ``model`` reads ``model.dropout=1.5 is invalid``; any other text ``model: <text>``.
+
+    The one place a group is put in front of a key (our constructors start their
+    messages with ``key=value`` and know nothing of config groups).
+    """
+    return f"{group}.{message}" if re.match(r"^\w+=", message) else f"{group}: {message}"
+
+
 def build(node: DictConfig, group: str, **kwargs: Any) -> Any:
     """Instantiate one config group, turning a constructor's complaint into a ConfigError.
 
@@ -57,13 +67,10 @@ def build(node: DictConfig, group: str, **kwargs: Any) -> Any:
             raise cause from None
         target = node.get("_target_", "?")
         if isinstance(cause, (ValueError, TypeError)):
-            msg = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
-            # Our constructors start their messages with "key=value": prefix the group.
-            where = f"{group}." if re.match(r"^\w+=", msg) else f"{group}: "
-            raise ConfigError(f"{where}{msg} (in {target})") from None
+            raise ConfigError(f"{in_group(group, first_line(cause))} (in {target})") from None
         # Other exceptions (e.g. Lightning's MisconfigurationException) say what is wrong
         # in their own first line; Hydra's wrapper only names the target.
-        reason = (str(cause).strip() or type(cause).__name__).splitlines()[0]
+        reason = first_line(cause)
         if isinstance(cause, ImportError):  # a mistyped _target_: say which, and where
             located = str(err).split(",")[0]
             reason = f"{located}: {str(cause).strip().splitlines()[-1]}"

@@ -1,5 +1,22 @@
 """Errors that mean "your input is wrong", shown to the user as one line."""
 
+from __future__ import annotations
+
+
+def first_line(err: object, limit: int | None = None, *, default: str | None = None) -> str:
+    """The first non-blank line of an error (or any text), cut to ``limit`` characters.
+
+    Without one: ``default``, or for an exception its type's name (a report then never
+    ends in ": ").
+    """
+    lines = [line.strip() for line in str(err if err is not None else "").splitlines()]
+    text = next((line for line in lines if line), "")
+    if not text:
+        text = default if default is not None else ""
+        if default is None and isinstance(err, BaseException):
+            text = type(err).__name__
+    return text[:limit] if limit else text
+
 
 class ConfigError(ValueError):
     """A config value (or the combination of values) cannot work; says which and why."""

@@ -19,7 +19,7 @@ from hydra.errors import (
 from omegaconf import DictConfig
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from litexp.errors import USER_ERRORS
+from litexp.errors import USER_ERRORS, first_line
 
 GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
 
@@ -34,11 +34,6 @@ def close_matches(word: str, candidates: Iterable[str]) -> str:
     return f"valid: {shown}"
 
 
-def _first(text: object) -> str:
-    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
-    return lines[0] if lines else ""
-
-
 def _missing_option(err: MissingConfigException) -> str:
     name = str(err.missing_cfg_file or "")
     if err.options and "/" in name:  # ``model/cnnn``: a group's option that does not exist
@@ -49,7 +44,7 @@ def _missing_option(err: MissingConfigException) -> str:
             f"{group}={option} is not an option of {group}: {hint}"
             f"(options: {', '.join(err.options)})"
         )
-    return _first(err)
+    return first_line(err, default="")
 
 
 def _unknown_key(err: ConfigCompositionException, cause: OmegaConfBaseException) -> str:
@@ -75,8 +70,10 @@ def _unparsable(err: OverrideParseException, args: list[str]) -> str:
         try:
             parser.parse_overrides([arg])
         except OverrideParseException as one:
-            return f"cannot read the override {arg!r}: {_first(one)} (see {GRAMMAR})"
-    return f"cannot read the command line: {_first(err)} (see {GRAMMAR})"
+            return (
+                f"cannot read the override {arg!r}: {first_line(one, default='')} (see {GRAMMAR})"
+            )
+    return f"cannot read the command line: {first_line(err, default='')} (see {GRAMMAR})"
 
 
 def hydra_error_line(err: BaseException, args: list[str]) -> str | None:
@@ -96,11 +93,12 @@ def hydra_error_line(err: BaseException, args: list[str]) -> str | None:
     ):
         return _unknown_key(err, cause)
     if isinstance(err, HydraException):
-        reason = f": {_first(cause)}" if cause is not None and _first(cause) else ""
-        return f"{_first(err)}{reason}"
+        why = first_line(cause, default="") if cause is not None else ""
+        return first_line(err, default="") + (f": {why}" if why else "")
     if isinstance(err, OmegaConfBaseException):  # e.g. ${oc.env:X} without X, in Hydra's keys
         key = getattr(err, "full_key", None)
-        return f"{key}: {_first(err)}" if key else _first(err)
+        line = first_line(err, default="")
+        return f"{key}: {line}" if key else line
     if isinstance(err, OSError) and err.filename:  # Hydra creating the run directory
         return (
             f"cannot create the run directory {err.filename}: {err.strerror}; set "

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from litexp.build import build_model
 from litexp.checkpoint import check_fits, load_checkpoint, run_config
+from litexp.config import in_group
 from litexp.data.folder import IMAGE_SUFFIXES, unreadable_reason
 from litexp.data.preprocessing import (
     eval_transform,
@@ -30,7 +31,7 @@ from litexp.data.preprocessing import (
     normalize,
     open_image,
 )
-from litexp.errors import CheckpointError, ConfigError, DataError
+from litexp.errors import CheckpointError, ConfigError, DataError, first_line
 from litexp.nets.timm_backbone import create_timm_model
 from litexp.preflight import check_predict_config
 from litexp.spec import DataSpec
@@ -130,7 +131,7 @@ def from_pretrained(
     try:
         net = create_timm_model(model_cfg.name, keep_head=True, **kwargs).eval()
     except ValueError as err:
-        raise ConfigError(f"model.{err}") from None
+        raise ConfigError(in_group("model", first_line(err))) from None
     in_chans = (model_cfg.get("model_kwargs") or {}).get("in_chans", 3)
     prep = from_timm_config(timm.data.resolve_model_data_config(net), in_chans)
     names = class_names(net, labels)

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from litexp.checks import positive_int, positive_ints
 from litexp.errors import ConfigError
 
 #: The constructor arguments the builder fills from a DataSpec (a model names the ones it wants).
@@ -43,14 +44,10 @@ class DataSpec:
 
     def __post_init__(self) -> None:
         n = self.num_classes
-        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-            raise ValueError(f"num_classes={n!r} is invalid: must be an integer >= 2")
+        positive_int("num_classes", n, minimum=2)
         if self.input_shape is not None:
             shape = tuple(self.input_shape)
-            if not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape):
-                raise ValueError(
-                    f"input_shape={list(shape)!r} is invalid: one sample's shape, positive ints"
-                )
+            positive_ints("input_shape", shape, "one sample's shape, positive ints")
             object.__setattr__(self, "input_shape", shape)
         names = tuple(str(c) for c in self.class_names) or tuple(str(i) for i in range(n))
         if len(names) != n:

@@ -16,7 +16,7 @@ from litexp.checkpoint import check_fits, load_checkpoint
 from litexp.checkpoint_files import newest_checkpoint
 from litexp.config import to_plain
 from litexp.distributed import end_ddp_job, is_global_zero_process
-from litexp.errors import Interrupted
+from litexp.errors import Interrupted, first_line
 from litexp.preflight import check_disk_space, check_run_config
 from litexp.results import METRICS_FILE, log_hparams, print_summary, scalars, write_json_atomic
 from litexp.resume import plan_resume, resume_command
@@ -85,7 +85,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         raise
     except BaseException as err:
         if touched:
-            _write_end(out, record, start, "failed", f"{type(err).__name__}: {first_line(err)}")
+            _write_end(
+                out, record, start, "failed", f"{type(err).__name__}: {first_line(err, default='')}"
+            )
         raise
     finally:
         if trainer is not None:
@@ -161,11 +163,6 @@ def _fit_and_test(
         log_hparams(trainer.loggers, hparams_of(cfg), metrics)
         print_summary(summary)
     return summary
-
-
-def first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else ""
 
 
 def _write_end(

@@ -7,6 +7,8 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import RichProgressBar
 
+from litexp.checks import positive_int
+
 
 class ProgressBar(RichProgressBar):
     """A ``RichProgressBar`` that hears of every ``every_n_batches``-th batch and the last.
@@ -23,14 +25,7 @@ class ProgressBar(RichProgressBar):
     """
 
     def __init__(self, every_n_batches: int = 10, refresh_rate: int = 10, **kwargs: Any) -> None:
-        if (
-            isinstance(every_n_batches, bool)
-            or not isinstance(every_n_batches, int)
-            or every_n_batches < 1
-        ):
-            raise ValueError(
-                f"every_n_batches={every_n_batches!r} is invalid: must be an integer >= 1"
-            )
+        positive_int("every_n_batches", every_n_batches)
         super().__init__(refresh_rate=refresh_rate, **kwargs)
         self.every_n_batches = every_n_batches
 

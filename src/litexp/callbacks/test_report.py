@@ -16,6 +16,7 @@ import torch
 import torchmetrics
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from litexp.checks import positive_int
 from litexp.models.classifier import Classifier
 
 log = logging.getLogger(__name__)
@@ -97,8 +98,7 @@ class TestReport(L.Callback):
     """
 
     def __init__(self, max_images: int = 32) -> None:
-        if isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 0:
-            raise ValueError(f"max_images={max_images!r} is invalid: must be an integer >= 0")
+        positive_int("max_images", max_images, minimum=0)
         self.max_images = max_images
         self._active = False
 

@@ -5,22 +5,9 @@ from __future__ import annotations
 import lightning as L
 import torch
 
+from litexp.checks import positive_int
 from litexp.data.tensors import TensorSplit, tensor_loader
 from litexp.spec import DataSpec
-
-
-def check_positive_int(name: str, value: object, minimum: int = 1) -> None:
-    """Raise a ValueError naming ``name`` unless ``value`` is an int >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}={value!r} is invalid: must be an integer >= {minimum}")
-
-
-def check_fraction(name: str, value: object, *, allow_zero: bool = True) -> None:
-    """Raise a ValueError naming ``name`` unless ``value`` is a fraction in [0, 1)."""
-    low_ok = (value >= 0) if allow_zero else (value > 0)  # type: ignore[operator]
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not low_ok or value >= 1:
-        bound = "[0, 1)" if allow_zero else "(0, 1)"
-        raise ValueError(f"{name}={value!r} is invalid: must be a fraction in {bound}")
 
 
 class ClassificationData(L.LightningDataModule):
@@ -38,9 +25,9 @@ class ClassificationData(L.LightningDataModule):
 
     def __init__(self, *, batch_size: int, eval_batch_size: int | None, seed: int) -> None:
         super().__init__()
-        check_positive_int("batch_size", batch_size)
+        positive_int("batch_size", batch_size)
         if eval_batch_size is not None:
-            check_positive_int("eval_batch_size", eval_batch_size)
+            positive_int("eval_batch_size", eval_batch_size)
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.seed = seed

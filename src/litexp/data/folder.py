@@ -23,7 +23,8 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from litexp.data.base import ClassificationData, check_fraction, check_positive_int
+from litexp.checks import fraction, positive_int
+from litexp.data.base import ClassificationData
 from litexp.data.preprocessing import (
     AUGMENTATIONS,
     KEYS,
@@ -34,7 +35,7 @@ from litexp.data.preprocessing import (
     train_transform,
 )
 from litexp.data.tensors import EpochShuffle, TensorSplit, tensor_loader
-from litexp.errors import ConfigError, DataError
+from litexp.errors import DataError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def unreadable_reason(path: Path) -> str | None:
             image.draft(None, (1, 1))  # JPEG: decode at 1/8 scale, still reads every byte
             image.load()
     except Exception as err:  # PIL raises many types for bad files
-        return f"cannot be decoded ({str(err).splitlines()[0][:80] if str(err) else type(err).__name__})"
+        return f"cannot be decoded ({first_line(err, 80)})"
     return None
 
 
@@ -110,8 +111,8 @@ class FolderData(ClassificationData):
         seed: int = 0,
     ) -> None:
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
-        check_fraction("val_fraction", val_fraction, allow_zero=False)
-        check_positive_int("num_workers", num_workers, minimum=0)
+        fraction("val_fraction", val_fraction, allow_zero=False)
+        positive_int("num_workers", num_workers, minimum=0)
         if augment not in AUGMENTATIONS:
             raise ValueError(
                 f"augment={augment!r} is invalid: choose one of {', '.join(AUGMENTATIONS)}"
@@ -168,10 +169,8 @@ class FolderData(ClassificationData):
     def setup(self, stage: str | None = None) -> None:
         if self.samples:
             return
-        if self.preprocessing is None:
-            raise ConfigError(
-                "data=folder needs a model that states how its images are prepared: use model=timm"
-            )
+        # litexp's builder refuses a model without preprocessing before training starts.
+        assert self.preprocessing is not None, "set_preprocessing() first"
         skipped: list[str] = []
         found = {s: self._scan(s, skipped) for s in self.split_dirs}
         if skipped:

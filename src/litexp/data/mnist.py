@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_warn
 
-from litexp.data.base import InMemoryData, check_positive_int
+from litexp.checks import positive_int
+from litexp.data.base import InMemoryData
 from litexp.data.idx import read_pair
 from litexp.data.tensors import TensorSplit
 from litexp.downloads import run_download
@@ -87,8 +88,8 @@ class MNISTLike(InMemoryData):
         seed: int = 0,
     ) -> None:
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
-        check_positive_int("val_size", val_size)
-        check_positive_int("random_crop_padding", random_crop_padding, minimum=0)
+        positive_int("val_size", val_size)
+        positive_int("random_crop_padding", random_crop_padding, minimum=0)
         if random_crop_padding > 14:
             raise ValueError(
                 f"random_crop_padding={random_crop_padding} is invalid: must be in 0..14 "

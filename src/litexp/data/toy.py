@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from sklearn import datasets
 
-from litexp.data.base import InMemoryData, check_fraction, check_positive_int
+from litexp.checks import fraction, positive_int
+from litexp.data.base import InMemoryData
 from litexp.data.tensors import TensorSplit
 
 
@@ -31,15 +32,15 @@ class ToyData(InMemoryData):
         seed: int = 0,
     ) -> None:
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
-        check_positive_int("num_classes", num_classes, minimum=2)
-        check_fraction("val_fraction", val_fraction, allow_zero=False)
-        check_fraction("test_fraction", test_fraction, allow_zero=False)
+        positive_int("num_classes", num_classes, minimum=2)
+        fraction("val_fraction", val_fraction, allow_zero=False)
+        fraction("test_fraction", test_fraction, allow_zero=False)
         if val_fraction + test_fraction >= 0.9:
             raise ValueError(
                 f"val_fraction + test_fraction = {val_fraction + test_fraction:g} leaves under "
                 "10% for training: make their sum below 0.9"
             )
-        check_positive_int("n_samples", n_samples)
+        positive_int("n_samples", n_samples)
         n_small = round(n_samples * min(val_fraction, test_fraction))
         if n_small < num_classes:
             raise ValueError(

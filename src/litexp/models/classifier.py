@@ -18,6 +18,7 @@ import torch.nn.functional as F
 import torchmetrics
 from torch import nn
 
+from litexp.checks import positive_int
 from litexp.models.own_net import NetFactory, make_net
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
@@ -31,14 +32,6 @@ COMPILE_MODES = (
     "max-autotune",
     "max-autotune-no-cudagraphs",
 )
-
-
-def positive_ints(name: str, values: Sequence[int], hint: str) -> list[int]:
-    """``values`` as a list, or a ValueError naming ``name`` unless all are positive ints."""
-    values = list(values)
-    if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
-        raise ValueError(f"{name}={values!r} is invalid: {hint}")
-    return values
 
 
 def _check_optimizer(optimizer: OptimizerFactory, lr: float) -> None:
@@ -89,8 +82,7 @@ class Classifier(L.LightningModule):
                 f"compile={compile!r} is invalid: use false, true or one of "
                 f"{', '.join(m for m in COMPILE_MODES if isinstance(m, str))}"
             )
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"num_classes={num_classes!r} is invalid: must be an integer >= 2")
+        positive_int("num_classes", num_classes, minimum=2)
         _check_optimizer(optimizer, lr)
         self.num_classes = num_classes
         self.binary = num_classes == 2

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from litexp.models.classifier import Classifier, positive_ints
+from litexp.checks import fraction, positive_ints
+from litexp.models.classifier import Classifier
 from litexp.nets.activation import check_activation
 from litexp.nets.tinyvgg import TinyVGG
 
@@ -70,8 +71,7 @@ class FashionCNN(Classifier):
                 f"{min(input_shape[1:]).bit_length() - 1} blocks"
             )
         check_activation(activation)
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout={dropout!r} is invalid: must be in [0, 1)")
+        fraction("dropout", dropout)
         self.net = TinyVGG(
             input_shape,
             self.num_outputs,

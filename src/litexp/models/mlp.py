@@ -6,7 +6,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from litexp.models.classifier import Classifier, positive_ints
+from litexp.checks import fraction, positive_ints
+from litexp.models.classifier import Classifier
 from litexp.nets.activation import check_activation
 from litexp.nets.mlp import MLPNet
 
@@ -41,8 +42,7 @@ class MLP(Classifier):
             "(for a linear model set activation=none)",
         )
         check_activation(activation)
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout={dropout!r} is invalid: must be in [0, 1)")
+        fraction("dropout", dropout)
         self.net = MLPNet(
             in_features=math.prod(input_shape),
             out_features=self.num_outputs,

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from litexp.errors import first_line
+
 NetFactory = Callable[..., nn.Module]
 
 
@@ -60,9 +62,9 @@ def _check_outputs(module: nn.Module, shape: tuple[int, ...], outputs: int, name
         with torch.no_grad():
             logits = module(torch.zeros(2, *shape))
     except Exception as err:  # the user's forward: say what it was given
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise ValueError(
-            f"net: {name} fails on a batch of shape {(2, *shape)} (the data's input_shape): {first}"
+            f"net: {name} fails on a batch of shape {(2, *shape)} (the data's input_shape): "
+            f"{first_line(err)}"
         ) from None
     finally:
         module.train(was_training)

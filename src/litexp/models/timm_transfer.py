@@ -13,6 +13,7 @@ import timm
 from litexp.callbacks.feature_cache import FeatureCache
 from litexp.callbacks.finetuning import GradualUnfreezing
 from litexp.checkpoint import load_checkpoint
+from litexp.checks import fraction, positive_ints
 from litexp.data.preprocessing import from_timm_config
 from litexp.errors import CheckpointError
 from litexp.models.classifier import Classifier
@@ -66,15 +67,13 @@ class TimmTransfer(Classifier):
     ) -> None:
         super().__init__(num_classes=num_classes, **kwargs)
         check_model_name(name)
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout={dropout!r} is invalid: must be in [0, 1)")
+        fraction("dropout", dropout)
+        hint = "give increasing epochs >= 0, e.g. [3, 6]"
         unfreeze_at = list(unfreeze_at)
-        if any(isinstance(e, bool) or not isinstance(e, int) or e < 0 for e in unfreeze_at) or (
-            unfreeze_at != sorted(set(unfreeze_at))
-        ):
-            raise ValueError(
-                f"unfreeze_at={unfreeze_at} is invalid: give increasing epochs >= 0, e.g. [3, 6]"
-            )
+        if unfreeze_at:
+            positive_ints("unfreeze_at", unfreeze_at, hint, minimum=0)
+        if unfreeze_at != sorted(set(unfreeze_at)):
+            raise ValueError(f"unfreeze_at={unfreeze_at!r} is invalid: {hint}")
         if unfreeze_at and not freeze_backbone:
             raise ValueError(
                 f"unfreeze_at={unfreeze_at} is invalid with freeze_backbone=false: the "

@@ -10,6 +10,7 @@ import timm
 from torch import nn
 
 from litexp.downloads import run_download
+from litexp.errors import first_line
 
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 
@@ -84,10 +85,9 @@ def create_timm_model(
     except (RuntimeError, KeyError) as err:
         if weights is None and pretrained:
             raise _hub_error(name, err) from None
-        first = str(err).strip().splitlines()[0][:300] if str(err).strip() else repr(err)
         raise ValueError(
             f"weights={weights} does not fit timm model {name!r} with model_kwargs={kwargs}: "
-            f"{first}"
+            f"{first_line(err, 300)}"
         ) from None
     except TypeError as err:
         raise ValueError(f"model_kwargs={kwargs} is invalid for {name!r}: {err}") from None
@@ -110,7 +110,7 @@ def _hub_folders() -> list[Path]:
 
 
 def _hub_error(name: str, err: BaseException) -> ValueError:
-    reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+    reason = first_line(err, 200)
     return ValueError(
         f"pretrained=true cannot get the weights of {name!r} from timm's hub ({reason}): "
         "give model.weights=<a local .safetensors/.pth file>, or model.pretrained=false "

@@ -12,6 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from litexp.errors import first_line
 from litexp.results import METRICS_FILE, write_json_atomic
 
 
@@ -34,10 +35,9 @@ def record_failure(cfg: DictConfig, err: BaseException) -> dict[str, Any]:
         written = None
     if isinstance(written, dict) and written.get("status") == "failed":
         return written
-    lines = str(err).strip().splitlines()
     summary = {
         "status": "failed",
-        "error": f"{type(err).__name__}: {lines[0] if lines else ''}",
+        "error": f"{type(err).__name__}: {first_line(err, default='')}",
         "traceback": "".join(traceback.format_exception(err))[-4000:],
         "metrics": {},
         "seed": cfg.get("seed"),

@@ -22,6 +22,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from litexp.errors import first_line
+
 SUMMARY_CSV = "summary.csv"
 SUMMARY_MD = "summary.md"
 # Written next to metrics.json by the litexp Optuna sweeper: the trial and its state.
@@ -40,11 +42,6 @@ class JobRow:
     wall_time_s: float | None = None
     error: str = ""
     trial: int | None = None  # the Optuna trial number, in an Optuna sweep
-
-
-def _first_line(text: Any) -> str:
-    lines = str(text or "").strip().splitlines()
-    return lines[0] if lines else ""
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -83,7 +80,7 @@ def read_job(job_dir: Path, sweep_dir: Path) -> JobRow:
             if k.startswith(("val/", "test/"))
         }
         row.wall_time_s = result.get("wall_time_s")
-        row.error = _first_line(result.get("error"))
+        row.error = first_line(result.get("error") or "")
     trial = _read_json(job_dir / TRIAL_FILE)
     if trial is not None:
         row.trial = trial.get("number")
