@@ -22,6 +22,18 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 # The real data sets (read-only); LITEXP_SHARED_DATA points elsewhere, e.g. on a GPU box.
 SHARED_DATA = Path(os.environ.get("LITEXP_SHARED_DATA", ROOT.parent / "shared" / "data"))
+SHARED_SETS = ("fashion_mnist", "mnist", "hymenoptera_data", "pretrained")
+# One reason for every such skip, so pytest -rs shows one line with the count.
+SHARED_DATA_REASON = (
+    f"needs the shared data sets ({', '.join(SHARED_SETS)}), not found in {SHARED_DATA}: "
+    "set LITEXP_SHARED_DATA=<the folder holding them>"
+)
+# CI sets it (.ci/run): there a test that would skip for want of the data fails instead.
+REQUIRE_SHARED_DATA = "LITEXP_REQUIRE_SHARED_DATA"
+
+# ``@needs_shared_data("fashion_mnist")`` (no names: all of SHARED_SETS) on a test, a
+# ``pytest.param`` or a module's ``pytestmark``: skipped when a set is missing.
+needs_shared_data = pytest.mark.shared_data
 
 register_resolvers()
 
@@ -88,3 +100,34 @@ def read_metrics(run_dir: Path) -> dict:
 
 
 requires_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def missing_shared_sets(names: tuple[str, ...] = SHARED_SETS) -> list[str]:
+    """The sets of ``names`` that are not a non-empty folder under SHARED_DATA."""
+    unknown = set(names) - set(SHARED_SETS)
+    assert not unknown, f"unknown shared data sets {sorted(unknown)}: use {SHARED_SETS}"
+    return [
+        n for n in names if not (SHARED_DATA / n).is_dir() or not any((SHARED_DATA / n).iterdir())
+    ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "shared_data(*names): needs these sets under LITEXP_SHARED_DATA (skipped without)",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before fixtures that would read the data are set up
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    names: set[str] = set()
+    for mark in item.iter_markers("shared_data"):
+        names.update(mark.args or SHARED_SETS)
+    missing = missing_shared_sets(tuple(sorted(names))) if names else []
+    if not missing:
+        return
+    if os.environ.get(REQUIRE_SHARED_DATA) == "1":
+        pytest.fail(
+            f"{REQUIRE_SHARED_DATA}=1 but {', '.join(missing)} missing: {SHARED_DATA_REASON}"
+        )
+    pytest.skip(SHARED_DATA_REASON)

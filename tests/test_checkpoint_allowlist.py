@@ -23,7 +23,7 @@ from litexp import allowlist
 from litexp.checkpoint import load_checkpoint, rebuild
 from litexp.data.toy import Circles
 from litexp.errors import CheckpointError
-from tests.conftest import SHARED_DATA, run_cli
+from tests.conftest import SHARED_DATA, needs_shared_data, run_cli
 
 TARGETS = ["distutils.spawn.spawn", "os.system", "subprocess.Popen", "builtins.exec"]
 KEYS = ["data", "model", "model.optimizer", "model.scheduler"]
@@ -81,16 +81,14 @@ def circles_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def fashion_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not FASHION.is_dir():
-        pytest.skip(f"no Fashion-MNIST under {FASHION}")
-    return trained(
+    return trained(  # its tests are marked needs_shared_data("fashion_mnist")
         tmp_path_factory.mktemp("fashion"),
         "model=cnn",
         "data=fashion",
         f"data.data_dir={FASHION}",
-        "++trainer.limit_train_batches=8",
-        "++trainer.limit_val_batches=2",
-        "++trainer.limit_test_batches=2",
+        "trainer.limit_train_batches=8",
+        "trainer.limit_val_batches=2",
+        "trainer.limit_test_batches=2",
     )
 
 
@@ -238,6 +236,7 @@ def test_eval_refuses_a_crafted_checkpoint(circles_ckpt, tmp_path, key, target) 
     assert f"checkpoint {evil}: " in done.stderr
 
 
+@needs_shared_data("fashion_mnist")
 @pytest.mark.parametrize(("key", "target"), PREDICT_CASES)
 def test_predict_refuses_a_crafted_checkpoint(fashion_ckpt, tmp_path, key, target) -> None:
     from tests.test_folder_data import make_images
@@ -249,10 +248,12 @@ def test_predict_refuses_a_crafted_checkpoint(fashion_ckpt, tmp_path, key, targe
     assert_refused(done, key, target, marker)
 
 
-@pytest.mark.parametrize("which", ["circles", "fashion"])
+@pytest.mark.parametrize(
+    "which", ["circles", pytest.param("fashion", marks=needs_shared_data("fashion_mnist"))]
+)
 def test_legit_checkpoints_still_evaluate(request, tmp_path, which) -> None:
     ckpt = request.getfixturevalue(f"{which}_ckpt")
-    done = run_cli("eval.py", f"ckpt_path={ckpt}", "++trainer.limit_test_batches=2", cwd=tmp_path)
+    done = run_cli("eval.py", f"ckpt_path={ckpt}", "trainer.limit_test_batches=2", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     (metrics,) = (tmp_path / "logs").rglob("metrics.json")
     assert "test/acc" in json.loads(metrics.read_text())["metrics"]

@@ -11,10 +11,11 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from litexp.train import train
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, needs_shared_data
 
 
 @pytest.mark.slow
+@needs_shared_data("fashion_mnist")
 def test_short_fashion_run_beats_chance_and_shows_mistakes(make_cfg, tmp_path: Path) -> None:
     cfg = make_cfg(
         "model=cnn",
@@ -46,6 +47,7 @@ def test_short_fashion_run_beats_chance_and_shows_mistakes(make_cfg, tmp_path: P
 
 
 @pytest.mark.slow
+@needs_shared_data("mnist")
 def test_mlp_on_mnist_with_csv_logger_gets_per_class_accuracy(make_cfg, tmp_path: Path) -> None:
     cfg = make_cfg(
         "model=mlp",

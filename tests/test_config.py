@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from litexp.train import build_data_and_model, train
-from tests.conftest import CONF, SHARED_DATA, compose_config
+from tests.conftest import CONF, SHARED_DATA, compose_config, needs_shared_data
 
 GROUPS = [
     "model",
@@ -45,6 +45,12 @@ PAIRS = [
     ("cnn", "mnist"),
     ("timm", "folder"),
 ]
+# The shared data sets each of DATA_OVERRIDES reads.
+SHARED_SETS_OF = {
+    "fashion": ("fashion_mnist",),
+    "mnist": ("mnist",),
+    "folder": ("hymenoptera_data", "pretrained"),
+}
 
 
 def options(group: str) -> list[str]:
@@ -68,7 +74,15 @@ def test_eval_config_composes(tmp_path: Path) -> None:
     assert cfg.ckpt_path == "x.ckpt"
 
 
-@pytest.mark.parametrize("model,data", PAIRS)
+@pytest.mark.parametrize(
+    "model,data",
+    [
+        pytest.param(
+            m, d, marks=[needs_shared_data(*SHARED_SETS_OF[d])] if d in SHARED_SETS_OF else []
+        )
+        for m, d in PAIRS
+    ],
+)
 def test_pair_builds_and_runs_one_step(model: str, data: str, make_cfg) -> None:
     cfg = make_cfg(f"model={model}", f"data={data}", "debug=fast", *DATA_OVERRIDES.get(data, []))
     datamodule, net = build_data_and_model(cfg.data, cfg.model)

@@ -14,7 +14,7 @@ from PIL import Image
 from litexp.data.folder import FolderData
 from litexp.data.preprocessing import describe_preprocessing
 from litexp.errors import DataError
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, needs_shared_data
 
 RGB_32 = describe_preprocessing((3, 32, 32), mean=[0.5] * 3, std=[0.25] * 3)
 
@@ -119,6 +119,7 @@ def test_grey_images_become_rgb_and_rgb_become_grey(tmp_path: Path) -> None:
     assert grey.spec.input_shape == (1, 24, 24)
 
 
+@needs_shared_data("hymenoptera_data")
 def test_hymenoptera_gif_skipped_and_space_in_name_kept() -> None:
     root = SHARED_DATA / "hymenoptera_data"
     with warnings.catch_warnings(record=True) as caught:

@@ -11,7 +11,7 @@ import torch
 
 from litexp.checkpoint import load_checkpoint
 from litexp.train import build_data_and_model, train
-from tests.conftest import SHARED_DATA, requires_gpu
+from tests.conftest import SHARED_DATA, needs_shared_data, requires_gpu
 
 FASHION = f"data.data_dir={SHARED_DATA / 'fashion_mnist'}"
 TINY = [
@@ -45,18 +45,19 @@ def test_cpu_training_keeps_the_data_on_the_cpu(make_cfg) -> None:
     datamodule, model = build_data_and_model(cfg.data, cfg.model)
     from litexp.train import build_trainer
 
-    build_trainer(cfg, [], model=model).fit(model, datamodule=datamodule)
+    build_trainer(cfg, []).fit(model, datamodule=datamodule)
     assert datamodule.splits["train"].tensors[0].device.type == "cpu"
 
 
 @pytest.mark.gpu
 @requires_gpu
+@needs_shared_data("fashion_mnist")
 def test_gpu_trainer_keeps_fashion_resident_on_the_device_in_bf16(make_cfg) -> None:
     cfg = make_cfg("model=cnn", "data=fashion", FASHION, "trainer=gpu", "logger=none", *TINY)
     datamodule, model = build_data_and_model(cfg.data, cfg.model)
     from litexp.train import build_trainer
 
-    trainer = build_trainer(cfg, [], model=model)
+    trainer = build_trainer(cfg, [])
     trainer.fit(model, datamodule=datamodule)
     assert datamodule.splits["train"].tensors[0].device.type == "cuda"
     assert trainer.precision == "bf16-mixed"
@@ -65,6 +66,7 @@ def test_gpu_trainer_keeps_fashion_resident_on_the_device_in_bf16(make_cfg) -> N
 
 @pytest.mark.gpu
 @requires_gpu
+@needs_shared_data("fashion_mnist")
 def test_gpu_recipe_is_well_above_chance_after_a_few_steps(make_cfg) -> None:
     summary = train(
         make_cfg("experiment=fashion_cnn_gpu", FASHION, "trainer=gpu", "logger=none", *TINY)

@@ -12,7 +12,7 @@ import torch
 from litexp.config import build
 from litexp.data import MNIST, FashionMNIST
 from litexp.errors import ConfigError, DataError
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, needs_shared_data
 
 FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -47,6 +47,7 @@ def loaded(dm: FashionMNIST | MNIST) -> FashionMNIST | MNIST:
     return dm
 
 
+@needs_shared_data("fashion_mnist")
 def test_fashion_real_files_give_60000_10000_balanced(tmp_path: Path) -> None:
     source = SHARED_DATA / "fashion_mnist"
     before = sorted(p.name for p in source.iterdir())
@@ -66,6 +67,7 @@ def test_fashion_real_files_give_60000_10000_balanced(tmp_path: Path) -> None:
     assert torch.equal(again.splits["val"].tensors[0], dm.splits["val"].tensors[0])
 
 
+@needs_shared_data("mnist")
 def test_mnist_real_files_give_60000_10000(tmp_path: Path) -> None:
     dm = loaded(MNIST(data_dir=SHARED_DATA / "mnist", cache_dir=None, download=False, val_size=1))
     assert len(dm.splits["train"]) + len(dm.splits["val"]) == 60000

@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from litexp.checkpoint import load_checkpoint
-from tests.conftest import ROOT, SHARED_DATA, read_metrics, run_cli
+from tests.conftest import ROOT, SHARED_DATA, needs_shared_data, read_metrics, run_cli
 
 BLOBS = ["data=blobs", "trainer=cpu", "seed=3"]
 
@@ -124,6 +124,7 @@ def flip_middle_byte(path: Path) -> None:
 
 
 @pytest.mark.slow
+@needs_shared_data("pretrained")
 def test_a_flipped_byte_is_caught_and_resume_falls_back(tmp_path):
     small = [*BLOBS, "model.hidden_sizes=[256,256]", "trainer.max_epochs=2"]
     first = run_cli("train.py", *small, cwd=tmp_path)

@@ -1,13 +1,16 @@
-"""Every command the README shows, run through bash as a user types it.
+"""Every command the README (and docs/*.md) shows, run through bash as a user types it.
 
 The README is parsed at run time: its indented and fenced blocks, and inline code that
-starts with a program (``python ...``, ``make ...``, ``tensorboard ...``). Each command
-runs from the project root with only small overrides appended (one epoch, a few batches,
-two Optuna trials), logs in a temporary ``LITEXP_LOG_DIR``, the README's
-``../shared/data`` read from ``SHARED_DATA``; placeholders (``<run>``, ``<best>.ckpt``,
-``path/to/images``) become what an earlier command of this session left. A command
-that cannot run here is in ``EXCUSED`` with the reason; any other command is run, so a
-new README command is either run or explicitly excused.
+starts with a program (``python ...``, ``make ...``, ``tensorboard ...``), then each of
+``docs/*.md`` the same way. Each command runs from the project root with only small
+overrides appended (one epoch, a few batches, two Optuna trials), logs in a temporary
+``LITEXP_LOG_DIR``, the README's ``../shared/data`` read from ``SHARED_DATA``;
+placeholders (``<run>``, ``<best>.ckpt``, ``path/to/images``) become what an earlier
+command of this session left. The files a user writes are fenced blocks whose info
+string names them (```` ```python file=myproject/nets.py ````): they are written into
+the session's working folder first, which is on ``PYTHONPATH``, and ``myconf`` names
+its config folder. A command that cannot run here is in ``EXCUSED`` with the reason;
+any other command is run, so a new README command is either run or explicitly excused.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import pytest
 import torch
 import yaml
 
-from tests.conftest import ROOT, SHARED_DATA
+from tests.conftest import ROOT, SHARED_DATA, needs_shared_data
 
 PROGRAMS = {
     "python",
@@ -69,20 +72,23 @@ EXCUSED = {
 }
 # Run only where there is a CUDA GPU (skipped, with this reason, elsewhere).
 NEEDS_GPU = {
-    "python train.py trainer=gpu",
     "python train.py trainer=ddp",
     "python train.py -m trainer=ddp model.lr=1e-3,1e-2",
 }
 SHORT = [
-    "++trainer.limit_train_batches=16",
-    "++trainer.limit_val_batches=4",
-    "++trainer.limit_test_batches=4",
-]  # ++: works whether the trainer config has the key or not
+    "trainer.limit_train_batches=16",
+    "trainer.limit_val_batches=4",
+    "trainer.limit_test_batches=4",
+]  # any Trainer argument works without +
 TOY_DATA = ("Circles", "Moons", "Blobs")
 DATA_DIRS = {"fashion": "fashion_mnist", "mnist": "mnist"}  # data=<option>: its shared folder
 # What the README names but only a user has; in this session:
-MY_MODEL = "defaults: [mlp]\nhidden_sizes: [16]\n"  # myconf/model/mine.yaml
 IMAGES = SHARED_DATA / "pretrained" / "examples"
+
+
+# A fenced block that is a file the user writes, not commands: ```python file=<path>
+FILE_FENCE = re.compile(r"^\s*```\w*\s+file=(\S+)\s*$")
+ENV_WORD = re.compile(r"^[A-Z_][A-Z0-9_]*=")  # VAR=value before the program
 
 
 @dataclass(frozen=True)
@@ -90,21 +96,47 @@ class Command:
     text: str  # as in the README: comment dropped, continuations joined, spaces collapsed
     line: int
     output: tuple[str, ...] = ()  # what the README shows it printing (after ``$ command``)
+    source: str = "README.md"
+
+
+def program(words: list[str]) -> str:
+    """The program a command line runs: its first word after any ``VAR=value``."""
+    return next((w for w in words if not ENV_WORD.match(w)), "")
+
+
+def user_files(text: str) -> dict[str, str]:
+    """The files the README's ``file=`` blocks show: relative path -> content."""
+    files: dict[str, str] = {}
+    path: str | None = None
+    for raw in text.splitlines():
+        if path is None:
+            match = FILE_FENCE.match(raw)
+            if match:
+                path, files[match.group(1)] = match.group(1), ""
+        elif raw.lstrip().startswith("```"):
+            path = None
+        else:
+            files[path] += raw + "\n"
+    return files
 
 
 def strip_comment(line: str) -> str:
     return re.sub(r"\s+#(\s.*)?$", "", line).strip()
 
 
-def readme_commands(text: str) -> list[Command]:
-    """The README's commands, in order, each once."""
+def readme_commands(text: str, source: str = "README.md") -> list[Command]:
+    """A markdown file's commands, in order, each once."""
     found: list[Command] = []
     lines = text.splitlines()
-    fenced, in_block, pending = False, False, None
+    fenced, in_block, pending, in_file = False, False, None, False
     logical: list[tuple[int, str]] = []  # (line number, text) with continuations joined
     for number, raw in enumerate(lines, 1):
         if raw.lstrip().startswith("```"):
+            in_file = not fenced and bool(FILE_FENCE.match(raw))
             fenced = not fenced
+            continue
+        if in_file:  # a file's content, never commands
+            logical.append((number, ""))
             continue
         in_block = fenced or (
             raw.startswith("    ") and (in_block or not lines[number - 2].strip())
@@ -125,27 +157,37 @@ def readme_commands(text: str) -> list[Command]:
     for number, entry in logical:
         is_prompt = entry.startswith("$ ")
         body = " ".join(strip_comment(entry[2:] if is_prompt else entry).split())
-        if body.split(" ")[0] in PROGRAMS:
+        if program(body.split(" ")) in PROGRAMS:
             shown = [] if is_prompt else None
-            found.append(Command(body, number, shown))  # type: ignore[arg-type]
+            found.append(Command(body, number, shown, source))  # type: ignore[arg-type]
         elif shown is not None and entry:
             shown.append(entry)
         else:
             shown = None
-    found = [Command(c.text, c.line, tuple(c.output or ())) for c in found]
+    found = [Command(c.text, c.line, tuple(c.output or ()), source) for c in found]
     # Inline code, outside fenced blocks (blanked out, keeping the line count).
     inline = re.sub(r"```.*?```", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)
     for match in re.finditer(r"`([^`]+)`", inline):
         words = match.group(1).split()
         if len(words) > 1 and words[0] in PROGRAMS:
-            found.append(Command(" ".join(words), text.count("\n", 0, match.start()) + 1))
+            line = inline.count("\n", 0, match.start()) + 1  # same lines as text
+            found.append(Command(" ".join(words), line, (), source))
     unique: dict[str, Command] = {}
     for command in sorted(found, key=lambda c: c.line):
         unique.setdefault(command.text, command)
     return list(unique.values())
 
 
-COMMANDS = readme_commands((ROOT / "README.md").read_text())
+README = (ROOT / "README.md").read_text()
+DOCS = sorted((ROOT / "docs").glob("*.md"))
+_ALL = readme_commands(README) + [
+    c for doc in DOCS for c in readme_commands(doc.read_text(), f"docs/{doc.name}")
+]
+_UNIQUE: dict[str, Command] = {}
+for _command in _ALL:  # each once, where it first appears
+    _UNIQUE.setdefault(_command.text, _command)
+COMMANDS = list(_UNIQUE.values())
+FILES = user_files(README)
 
 
 def test_excused_commands_are_still_in_the_readme():
@@ -153,10 +195,22 @@ def test_excused_commands_are_still_in_the_readme():
     assert not (set(EXCUSED) | NEEDS_GPU) - texts, "excused, but no longer in the README"
 
 
+def test_readme_shows_files_for_its_workflow():
+    assert {"myproject/nets.py", "myproject/data.py"} <= set(FILES), sorted(FILES)
+    assert any(path.startswith("myconf/") for path in FILES), sorted(FILES)
+
+
 @pytest.fixture(scope="module")
 def session(tmp_path_factory) -> Path:
-    """One log directory for the whole file: later commands use earlier commands' runs."""
-    return tmp_path_factory.mktemp("readme")
+    """One log directory for the whole file: later commands use earlier commands' runs.
+
+    ``work/`` holds the files the README has the user write (on ``PYTHONPATH``).
+    """
+    home = tmp_path_factory.mktemp("readme")
+    for rel, content in FILES.items():
+        (home / "work" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (home / "work" / rel).write_text(content)
+    return home
 
 
 def newest(pattern: str, keep=lambda path: True) -> str:
@@ -172,24 +226,41 @@ def run_config(path: Path) -> dict:
     return yaml.safe_load((run / "config.yaml").read_text())
 
 
-def fill(token: str, logs: Path) -> str:
+def is_image_run(path: Path) -> bool:
+    """A run of litexp's own image data (what predict.py's examples classify)."""
+    target = run_config(path)["data"]["_target_"]
+    return target.startswith("litexp.") and not target.endswith(TOY_DATA)
+
+
+def same_run(words: list[str]) -> object:
+    """Keeps the runs of the model and data a ``resume=<run>`` command names."""
+
+    def target(group: str, default: str) -> str:
+        option = next((w.split("=", 1)[1] for w in words if w.startswith(f"{group}=")), default)
+        return yaml.safe_load((ROOT / "conf" / group / f"{option}.yaml").read_text())["_target_"]
+
+    wanted = (target("model", "mlp"), target("data", "circles"))
+    return lambda p: (
+        (run_config(p)["model"]["_target_"], run_config(p)["data"]["_target_"]) == wanted
+    )
+
+
+def fill(token: str, logs: Path, words: tuple[str, ...] = ()) -> str:
     """The README's paths and placeholders made real for this session."""
     token = token.replace("../shared/data", str(SHARED_DATA))
     key, eq, value = token.rpartition("=") if "=" in token else ("", "", token)
     if value == "logs" or value.startswith("logs/"):
         value = str(logs) + value[len("logs") :]
     if value == "<best>.ckpt":  # a checkpoint of image data, for predict.py
-        images = lambda p: not run_config(p)["data"]["_target_"].endswith(TOY_DATA)  # noqa: E731
-        value = newest(f"{logs}/*/runs/*/checkpoints/epoch*.ckpt", images)
+        value = newest(f"{logs}/*/runs/*/checkpoints/epoch*.ckpt", is_image_run)
     elif "<" in value:
         pattern = value.replace("<run>", "*").replace("<sweep>", "*").replace("<best>", "epoch*")
-        value = newest(pattern)
+        keep = same_run(list(words)) if key == "resume" else (lambda p: True)
+        value = newest(pattern, keep)
     elif value in ("path/to/images", "<image or folder>"):
         value = str(IMAGES)
-    elif value == "myconf":
-        (logs.parent / "myconf" / "model").mkdir(parents=True, exist_ok=True)
-        (logs.parent / "myconf" / "model" / "mine.yaml").write_text(MY_MODEL)
-        value = str(logs.parent / "myconf")
+    elif value == "myconf":  # the user's config folder, written from the README's files
+        value = str(logs.parent / "work" / "myconf")
     elif value == "...":
         value = "1e-3,1e-2"
     if re.search(r"<\w+>|path/to/|\.\.\.", value):
@@ -199,6 +270,7 @@ def fill(token: str, logs: Path) -> str:
 
 def kind_of(words: list[str]) -> str:
     """train | eval | predict | help (train's) | tensorboard | other."""
+    words = words[words.index(program(words)) :]  # after any VAR=value
     task = "other"
     if words[0] == "tensorboard":
         task = "tensorboard"
@@ -299,6 +371,19 @@ def check_tensorboard(command: str, env: dict) -> None:
         proc.wait()
 
 
+# A command naming one of these reads the shared data (or a checkpoint trained on it).
+SHARED_WORDS = ["fashion", "mnist", "shared/data", "timm", "folder", "hymenoptera", "predict"]
+SHARED_WORDS += ["<best>"]
+
+
+def command_param(command: Command) -> object:
+    """The command for ``parametrize``: one of image data needs the shared data sets."""
+    shared = any(word in command.text for word in SHARED_WORDS)
+    marks = [needs_shared_data()] if shared else []
+    where = "" if command.source == "README.md" else command.source.removeprefix("docs/") + ":"
+    return pytest.param(command, id=f"{where}L{command.line}:{command.text[:60]}", marks=marks)
+
+
 def check_run(run: Path, summary: dict) -> None:
     """What README's "What a run leaves behind" promises."""
     assert summary["status"] == "completed", summary
@@ -310,7 +395,7 @@ def check_run(run: Path, summary: dict) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", COMMANDS, ids=[f"L{c.line}:{c.text[:60]}" for c in COMMANDS])
+@pytest.mark.parametrize("command", [command_param(c) for c in COMMANDS])
 def test_readme_command(command: Command, session: Path) -> None:
     if command.text in EXCUSED:
         pytest.skip(f"excused: {EXCUSED[command.text]}")
@@ -323,6 +408,9 @@ def test_readme_command(command: Command, session: Path) -> None:
         "LITEXP_DATA_DIR": str(session / "data"),
         "HF_HUB_OFFLINE": "1",
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(session / "work"), os.environ.get("PYTHONPATH")])
+        ),
     }
     bin_dir = session / "bin"
     if not shutil.which("litexp") and not bin_dir.exists():  # what `pip install` would write
@@ -333,7 +421,8 @@ def test_readme_command(command: Command, session: Path) -> None:
         (bin_dir / "litexp").chmod(0o755)
     env["PATH"] = f"{bin_dir}:{env['PATH']}"
     text = command.text.replace("<image or folder>", "path/to/images")  # one word for shlex
-    words = [fill(w, logs) for w in shlex.split(text)]
+    typed = tuple(shlex.split(text))
+    words = [fill(w, logs, typed) for w in typed]
     kind = kind_of(words)
     if kind == "tensorboard":
         check_tensorboard(shlex.join(words), env)

@@ -10,10 +10,11 @@ import pytest
 from litexp.checkpoint import load_checkpoint
 from litexp.predict import predict
 from litexp.train import train
-from tests.conftest import SHARED_DATA, compose_config
+from tests.conftest import SHARED_DATA, compose_config, needs_shared_data
 
 DATA = SHARED_DATA / "hymenoptera_data"
 WEIGHTS = SHARED_DATA / "pretrained" / "timm_mobilenetv2_100_coral.safetensors"
+pytestmark = needs_shared_data("hymenoptera_data", "pretrained")
 
 
 @pytest.fixture(scope="module")
