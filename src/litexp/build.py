@@ -22,30 +22,10 @@ from litexp.callbacks.graceful_stop import GracefulStop
 from litexp.callbacks.nan_guard import NanGuard
 from litexp.callbacks.rng_state import RngState
 from litexp.callbacks.run_metadata import RunMetadata
-from litexp.config import build
+from litexp.config import build, parameters_of
 from litexp.errors import ConfigError
 from litexp.run_dir import CHECKPOINT_DIR
 from litexp.spec import SPEC_FIELDS, DataSpec, spec_of
-
-
-def accepted_arguments(cls: type) -> dict[str, inspect.Parameter]:
-    """The keyword arguments ``cls(...)`` takes, following ``**kwargs`` up its bases.
-
-    ``MLP(**kwargs)`` hands ``class_names`` on to ``Classifier``: it accepts it too.
-    """
-    found: dict[str, inspect.Parameter] = {}
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        params = inspect.signature(init).parameters
-        for name, param in params.items():
-            if param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD):
-                found.setdefault(name, param)
-        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-            break
-    found.pop("self", None)
-    return found
 
 
 def build_data(data_cfg: DictConfig) -> L.LightningDataModule:
@@ -59,10 +39,10 @@ def build_model(model_cfg: DictConfig, spec: DataSpec) -> L.LightningModule:
     """The model, given the spec fields (num_classes, input_shape, ...) it names."""
     target = model_cfg.get("_target_")
     try:
-        wanted = accepted_arguments(get_class(target))
+        wanted = parameters_of(get_class(target))[0]  # following **kwargs to the bases
     except Exception:  # a mistyped _target_: build() says which, in one line
         wanted = {}
-    needs_shape = "input_shape" in wanted and wanted["input_shape"].default is inspect._empty
+    needs_shape = "input_shape" in wanted and wanted["input_shape"].default is inspect.Parameter.empty
     if spec.input_shape is None and needs_shape:
         raise ConfigError(
             f"model: {target} needs inputs of one fixed size, but the data leaves the "

@@ -122,7 +122,7 @@ def _describe(hint: Any) -> str:
     return getattr(hint, "__name__", str(hint).replace("typing.", ""))
 
 
-def _parameters(target: Any) -> tuple[dict[str, inspect.Parameter], dict[str, Any], bool]:
+def parameters_of(target: Any) -> tuple[dict[str, inspect.Parameter], dict[str, Any], bool]:
     """The keyword arguments a class (its ``__init__`` and, through ``**kwargs``, its bases')
     or function takes, their type hints (where they resolve), and whether that is all
     (False: ``**kwargs`` all the way up, so any other key may be right too)."""
@@ -156,7 +156,7 @@ def check_arguments(node: DictConfig, group: str) -> None:
     if not target:
         return
     try:
-        parameters, hints, closed = _parameters(get_object(str(target)))
+        parameters, hints, closed = parameters_of(get_object(str(target)))
     except (ImportError, AttributeError, ValueError, TypeError) as err:
         if "." in group:  # a nested node; build names a top-level one's import error
             reason = str(err).strip().splitlines()[-1]
