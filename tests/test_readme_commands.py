@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -232,17 +233,21 @@ def is_image_run(path: Path) -> bool:
     return target.startswith("litexp.") and not target.endswith(TOY_DATA)
 
 
-def same_run(words: list[str]) -> object:
+def same_run(words: list[str]) -> Callable[[Path], bool]:
     """Keeps the runs of the model and data a ``resume=<run>`` command names."""
 
     def target(group: str, default: str) -> str:
         option = next((w.split("=", 1)[1] for w in words if w.startswith(f"{group}=")), default)
         return yaml.safe_load((ROOT / "conf" / group / f"{option}.yaml").read_text())["_target_"]
 
+    def keep(run: Path) -> bool:
+        if not (run / "config.yaml").is_file():  # a run that stopped at a config error
+            return False
+        config = run_config(run)
+        return (config["model"]["_target_"], config["data"]["_target_"]) == wanted
+
     wanted = (target("model", "mlp"), target("data", "circles"))
-    return lambda p: (
-        (run_config(p)["model"]["_target_"], run_config(p)["data"]["_target_"]) == wanted
-    )
+    return keep
 
 
 def fill(token: str, logs: Path, words: tuple[str, ...] = ()) -> str:
