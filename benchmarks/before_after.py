@@ -75,15 +75,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--epochs", default="2,4")
     parser.add_argument("--no-overhead", action="store_true")
+    parser.add_argument("--no-recipe", action="store_true")
     args = parser.parse_args()
     epochs = [int(e) for e in args.epochs.split(",")]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        trees = {"before": worktree(args.before, tmp / "before"), "after": ROOT}
-        for tree in trees.values():  # warm-up: decompress the data into each tree's cache
+        # Beside this clone, so each tree's own relative paths to ../shared/data hold.
+        before = worktree(args.before, ROOT.parent / f".litexp-before-{args.before}")
+        trees = {"before": before, "after": ROOT}
+        for tree in [] if args.no_recipe else trees.values():  # warm-up: fill each data cache
             recipe(tree, tmp, 1)
         runs: dict[tuple[str, int], list[dict]] = {(n, e): [] for n in trees for e in epochs}
-        for _ in range(args.repeats):
+        for _ in range(0 if args.no_recipe else args.repeats):
             for e in epochs:
                 for name, tree in trees.items():
                     runs[name, e].append(recipe(tree, tmp, e))
@@ -93,6 +96,8 @@ def main() -> None:
     print("\n| tree | epochs | wall s (median, runs) | test acc (median, runs) |")
     print("|---|---|---|---|")
     for (name, e), rs in runs.items():
+        if not rs:
+            continue
         walls, accs = [r["wall_s"] for r in rs], [r["test_acc"] for r in rs]
         print(
             f"| {name} ({args.before if name == 'before' else 'HEAD'}) | {e} | "
