@@ -59,16 +59,14 @@ def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
     return make
 
 
-def run_cli(
-    script: str, *args: str, cwd: Path, timeout: float = 300
+def run_in_session(
+    cmd: list[str], env: dict[str, str], timeout: float
 ) -> subprocess.CompletedProcess:
-    """Run ``python <script> args...`` from the project root with logs under ``cwd``.
+    """Run ``cmd`` from the project root in a session of its own, output captured.
 
-    The script runs in a session of its own: on a timeout (or Ctrl+C) every process it
-    started is killed too, so a DDP rank left waiting cannot outlive the test.
+    On a timeout (or Ctrl+C) every process it started is killed too, so a DDP rank left
+    waiting cannot outlive the test.
     """
-    env = {**os.environ, "LITEXP_LOG_DIR": str(cwd / "logs"), "LITEXP_DATA_DIR": str(cwd / "data")}
-    cmd = [sys.executable, str(ROOT / script), *args]
     with subprocess.Popen(
         cmd,
         cwd=ROOT,
@@ -86,6 +84,29 @@ def run_cli(
             proc.communicate()
             raise
     return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+
+
+def run_cli(
+    script: str, *args: str, cwd: Path, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """Run ``python <script> args...`` from the project root with logs under ``cwd``."""
+    env = {**os.environ, "LITEXP_LOG_DIR": str(cwd / "logs"), "LITEXP_DATA_DIR": str(cwd / "data")}
+    return run_in_session([sys.executable, str(ROOT / script), *args], env, timeout)
+
+
+def start_train(*args: str, log_root: Path) -> subprocess.Popen:
+    """``python train.py args...`` in the background, in a session of its own, logs under
+    ``log_root``; stderr is piped (for the test to read), stdout dropped."""
+    env = {**os.environ, "LITEXP_LOG_DIR": str(log_root / "logs")}
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def only_run_dir(log_dir: Path) -> Path:

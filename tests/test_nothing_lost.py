@@ -21,23 +21,9 @@ import pytest
 import torch
 
 from litexp.checkpoint import load_checkpoint
-from tests.conftest import ROOT, SHARED_DATA, needs_shared_data, read_metrics, run_cli
+from tests.conftest import SHARED_DATA, needs_shared_data, read_metrics, run_cli, start_train
 
 BLOBS = ["data=blobs", "trainer=cpu", "seed=3"]
-
-
-def start_train(*args: str, log_root: Path) -> subprocess.Popen:
-    """``python train.py args...`` in the background, in a session of its own."""
-    env = {**os.environ, "LITEXP_LOG_DIR": str(log_root / "logs")}
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "train.py"), *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
 
 
 def wait_for_last(proc: subprocess.Popen, log_root: Path, epoch: int) -> Path:

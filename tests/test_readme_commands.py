@@ -36,7 +36,7 @@ import pytest
 import torch
 import yaml
 
-from tests.conftest import ROOT, SHARED_DATA, needs_shared_data
+from tests.conftest import ROOT, SHARED_DATA, needs_shared_data, run_in_session
 
 PROGRAMS = {
     "python",
@@ -325,22 +325,7 @@ def metrics_files(logs: Path) -> dict[Path, int]:
 
 def run_bash(command: str, env: dict, timeout: float = 600) -> subprocess.CompletedProcess:
     """``bash -c command`` from the project root; on a timeout its whole session is killed."""
-    with subprocess.Popen(
-        ["bash", "-c", command],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    ) as proc:
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except BaseException:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise
-    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+    return run_in_session(["bash", "-c", command], env, timeout)
 
 
 def check_tensorboard(command: str, env: dict) -> None:

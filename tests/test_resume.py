@@ -7,8 +7,6 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -21,23 +19,10 @@ from tensorboard.backend.event_processing.event_file_loader import EventFileLoad
 from litexp.checkpoint import load_checkpoint
 from litexp.errors import Interrupted
 from litexp.train import train
-from tests.conftest import ROOT, compose_config, only_run_dir, read_metrics, run_cli
+from tests.conftest import compose_config, only_run_dir, read_metrics, run_cli, start_train
 
 # Circles, 11 batches an epoch; long enough to kill after the first checkpoint.
 OVERRIDES = ["trainer=cpu", "trainer.max_epochs=14", "seed=7"]
-
-
-def start_cli(*args: str, log_root: Path) -> subprocess.Popen:
-    """``python train.py args...`` in the background, logs under ``log_root`` (as run_cli)."""
-    env = {**os.environ, "LITEXP_LOG_DIR": str(log_root / "logs")}
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "train.py"), *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def tensorboard_points(run_dir: Path) -> Counter:
@@ -53,8 +38,8 @@ def tensorboard_points(run_dir: Path) -> Counter:
 
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_metrics_and_curves(tmp_path):
-    reference = start_cli(*OVERRIDES, log_root=tmp_path / "ref")
-    victim = start_cli(*OVERRIDES, log_root=tmp_path / "victim")
+    reference = start_train(*OVERRIDES, log_root=tmp_path / "ref")
+    victim = start_train(*OVERRIDES, log_root=tmp_path / "victim")
     runs = tmp_path / "victim" / "logs" / "train" / "runs"
     deadline = time.monotonic() + 120
     while not list(runs.glob("*/checkpoints/last.ckpt")):
