@@ -83,7 +83,7 @@ def test_the_wheel_holds_the_configs_and_the_command_lists_its_subcommands(insta
     assert typo.returncode == 2
     assert typo.stderr.startswith("litexp: error: unknown command 'trian': did you mean 'train'?")
     hydra_help = sh(litexp, "train", "--help", cwd=work)
-    assert hydra_help.returncode == 0 and "model: cnn, mlp, timm" in hydra_help.stdout
+    assert hydra_help.returncode == 0 and "model: classifier, cnn, mlp, timm" in hydra_help.stdout
 
 
 @pytest.mark.slow

@@ -303,6 +303,14 @@ def extras(words: list[str], logs: Path) -> list[str]:
     for option, folder in DATA_DIRS.items():  # the shared copy, not a download
         if f"data={option}" in words and not any(w.startswith("data.data_dir=") for w in words):
             out.append(f"data.data_dir={SHARED_DATA / folder}")
+    recipe = next((w.split("=", 1)[1] for w in words if w.startswith("experiment=")), None)
+    if recipe and not any(w.startswith("data.data_dir=") for w in words):
+        # A recipe names the shared copy relative to the clone (../shared/data/...):
+        # read from SHARED_DATA, as the README's own ../shared/data paths are.
+        conf = yaml.safe_load((ROOT / "conf" / "experiment" / f"{recipe}.yaml").read_text())
+        data_dir = str((conf.get("data") or {}).get("data_dir", ""))
+        if data_dir.startswith("../shared/data"):
+            out.append(f"data.data_dir={data_dir.replace('../shared/data', str(SHARED_DATA))}")
     search = next((w.split("=", 1)[1] for w in words if w.startswith("hparams_search=")), None)
     if search:  # two trials more than the study (which persists between commands) has
         conf = yaml.safe_load((ROOT / "conf" / "hparams_search" / f"{search}.yaml").read_text())
