@@ -290,6 +290,15 @@ def kind_of(words: list[str]) -> str:
     return task
 
 
+def recipe_file(words: list[str], recipe: str) -> Path:
+    """``experiment=<recipe>``'s file: in the ``-cd`` folder the command names, else litexp's."""
+    folders = [Path(b) for a, b in zip(words, words[1:]) if a in ("-cd", "--config-dir")]
+    for folder in [*folders, ROOT / "conf"]:
+        if (folder / "experiment" / f"{recipe}.yaml").is_file():
+            return folder / "experiment" / f"{recipe}.yaml"
+    raise AssertionError(f"experiment={recipe}: no such recipe in {[*folders, ROOT / 'conf']}")
+
+
 def extras(words: list[str], logs: Path) -> list[str]:
     """The small overrides that keep a training command short."""
     epochs = 1
@@ -307,7 +316,7 @@ def extras(words: list[str], logs: Path) -> list[str]:
     if recipe and not any(w.startswith("data.data_dir=") for w in words):
         # A recipe names the shared copy relative to the clone (../shared/data/...):
         # read from SHARED_DATA, as the README's own ../shared/data paths are.
-        conf = yaml.safe_load((ROOT / "conf" / "experiment" / f"{recipe}.yaml").read_text())
+        conf = yaml.safe_load(recipe_file(words, recipe).read_text())
         data_dir = str((conf.get("data") or {}).get("data_dir", ""))
         if data_dir.startswith("../shared/data"):
             out.append(f"data.data_dir={data_dir.replace('../shared/data', str(SHARED_DATA))}")
