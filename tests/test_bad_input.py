@@ -101,7 +101,7 @@ CASES = [
     Case("weights-truncated", ("ckpt_path={truncated}",), ("{truncated}", "truncated")),
     Case("weights-other-model", ("ckpt_path={other_model}",), ("{other_model} does not fit this model", "4 classes", "shape")),
     Case("resume-other-config", ("resume={other_run}",), ("that run was trained with", "model.hidden_sizes=[8]")),
-    Case("resume-in-a-sweep", ("-m", "resume={other_run}", "seed=1,2"), ("works for one run, not a -m sweep",), status=1),
+    Case("resume-in-a-sweep", ("-m", "resume={other_run}", "seed=1,2"), ("{other_run} is not a sweep directory", "resume=latest")),
     Case("resume-and-ckpt-path", ("resume={other_run}", "ckpt_path={other_model}"), ("both given", "give one")),
     Case("eval-truncated", ("ckpt_path={truncated}",), ("{truncated}", "truncated"), script="eval.py"),
     Case("eval-code-in-checkpoint", ("ckpt_path={evil}",), ("{evil} was refused", "could run code"), script="eval.py"),

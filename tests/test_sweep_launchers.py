@@ -46,7 +46,7 @@ def test_parallel_launcher_runs_two_jobs_with_their_share_of_the_cores(tmp_path:
     assert lrs == ["model.lr=0.05", "model.lr=0.1"]
     assert all(t["status"] == "completed" for t in table)
     expected = threads_per_job(2, available_cores())
-    for job in next((tmp_path / "logs" / "train" / "multiruns").iterdir()).glob("[0-9]"):
+    for job in next((tmp_path / "logs" / "train" / "multiruns").iterdir()).glob("[0-9]_*"):
         assert f"torch threads per job: {expected} " in (job / "train.log").read_text()
 
 

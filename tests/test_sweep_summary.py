@@ -45,7 +45,7 @@ def test_rows_sorted_by_objective_with_failed_and_incomplete_last(tmp_path: Path
     assert [r.job for r in rows] == ["2", "0", "1", "10"]
     assert [r.status for r in rows] == ["completed", "completed", "failed", "incomplete"]
     assert rows[2].error == "ConfigError: lr"  # the first line only
-    assert "train/loss" not in rows[0].metrics  # final val/test metrics only
+    assert rows[0].metrics["train/loss"] == pytest.approx(0.1)  # train metrics shown too
     with open(tmp_path / SUMMARY_CSV) as f:
         table = list(csv.DictReader(f))
     assert [t["overrides"] for t in table] == [
@@ -57,7 +57,8 @@ def test_rows_sorted_by_objective_with_failed_and_incomplete_last(tmp_path: Path
     assert float(table[0]["val/acc"]) == pytest.approx(0.9)
     assert table[0]["wall_time_s"] == "1.5"
     md = (tmp_path / SUMMARY_MD).read_text()
-    assert md.splitlines()[0].startswith("| job | status | val/acc | val/loss | test/acc")
+    assert "ties by val/loss (lower first)" in md.splitlines()[0]
+    assert md.splitlines()[2].startswith("| job | status | val/acc | val/loss | test/acc")
     assert "| 1 | failed |" in md and "ConfigError: lr" in md
 
 
@@ -86,8 +87,10 @@ def test_sweep_with_a_failing_job_goes_on_and_exits_nonzero(tmp_path: Path) -> N
     assert accs == sorted(accs, reverse=True)
     assert "sorted by val/acc" in proc.stdout
     # One directory per job; each finished job has its own TensorBoard run with HPARAMS.
-    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1", "2"]
-    for job in ("0", "2"):
+    # One directory per job, named by its number and swept value.
+    jobs = ["0_model.lr=0.05", "1_model.lr=-1", "2_model.lr=0.2"]
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == jobs
+    for job in (jobs[0], jobs[2]):
         assert list((sweep / job / "tensorboard").glob("events.out.tfevents.*"))
 
 

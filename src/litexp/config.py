@@ -41,6 +41,14 @@ def register_resolvers() -> None:
 
         # No use_cache: OmegaConf refuses it for a resolver taking _root_; it caches itself.
         OmegaConf.register_new_resolver("run_dir", resolve_run_dir)
+    if not OmegaConf.has_resolver("sweep_dir"):  # hydra.sweep.dir, or the one resume= names
+        from litexp.sweep.resume import resolve_sweep_dir
+
+        OmegaConf.register_new_resolver("sweep_dir", resolve_sweep_dir)
+    if not OmegaConf.has_resolver("job_dir"):  # a sweep job's directory, named by its overrides
+        from litexp.sweep.naming import job_dir_name
+
+        OmegaConf.register_new_resolver("job_dir", job_dir_name)
 
 
 def in_group(group: str, message: str) -> str:

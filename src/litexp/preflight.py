@@ -18,7 +18,6 @@ from omegaconf import DictConfig
 from litexp.checks import is_int, positive_int
 from litexp.config import build, check_arguments
 from litexp.errors import ConfigError, first_line
-from litexp.sweep.jobs import in_multirun
 
 CHECKPOINT_COPIES = 3  # best + last + the temporary file of an atomic save
 
@@ -105,15 +104,11 @@ def check_run_config(cfg: DictConfig) -> None:
     data_seed = cfg.data.get("seed") if cfg.get("data") else None
     if data_seed is not None and (not is_int(data_seed) or not 0 <= data_seed < 2**32):
         raise ConfigError(f"data.seed={data_seed!r} is invalid: must be an integer in [0, 2**32)")
-    if cfg.get("resume") and cfg.get("ckpt_path"):
+    if cfg.get("ckpt_path"):  # Lightning's full restore: the old run's epoch, files, ...
         raise ConfigError(
-            f"resume={cfg.resume} and ckpt_path={cfg.ckpt_path} both given: resume= continues "
-            "a run in its own directory, ckpt_path= starts a new run from a checkpoint; give one"
-        )
-    if cfg.get("resume") and in_multirun():
-        raise ConfigError(
-            f"resume={cfg.resume} works for one run, not a -m sweep: resume a sweep's job with "
-            "python train.py <that job's overrides> resume=<its directory>"
+            f"ckpt_path={cfg.ckpt_path} is for eval.py and predict.py: to continue that run "
+            "give resume=<its run directory>; to start a new run from its weights give "
+            f"init_from={cfg.ckpt_path}"
         )
     objective = cfg.get("objective") or {}
     if objective.get("metric") not in FINAL_METRICS:

@@ -9,36 +9,79 @@ from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from litexp.build import build_data_and_model, build_trainer, run_callbacks
-from litexp.checkpoint import check_fits, load_checkpoint
 from litexp.checkpoint_files import newest_checkpoint
 from litexp.config import to_plain
 from litexp.distributed import end_ddp_job, is_global_zero_process
 from litexp.errors import Interrupted, first_line
+from litexp.fit_report import fit_report, log_diagnosis
+from litexp.init_from import init_from
 from litexp.preflight import check_disk_space, check_run_config
-from litexp.results import METRICS_FILE, log_hparams, print_summary, scalars, write_json_atomic
+from litexp.results import (
+    METRICS_FILE,
+    log_hparams,
+    print_summary,
+    scalars,
+    summary_text,
+    write_json_atomic,
+)
 from litexp.resume import plan_resume, resume_command
 from litexp.run_dir import CHECKPOINT_DIR, check_writable
-from litexp.run_info import write_run_info
+from litexp.run_info import command_line, write_run_info
 from litexp.run_lock import RunLock
+from litexp.run_names import job_overrides
 from litexp.spec import spec_of
+from litexp.sweep.resume import resume_sweep_job
 
 FINAL_METRICS = ("train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc")
 
 
-def hparams_of(cfg: DictConfig) -> dict[str, Any]:
-    """The parameters a sweep varies, flattened for TensorBoard's HPARAMS tab."""
-    from litexp.results import flatten
+# HPARAMS columns every run has: what was trained on what, how long, how fast.
+FIXED_HPARAMS = {
+    "model": "model",
+    "data": "data",
+    "lr": "model.lr",
+    "batch_size": "data.batch_size",
+    "epochs": "trainer.max_epochs",
+    "seed": "seed",
+}
 
-    keep = {
-        "seed": cfg.seed,
-        "model": to_plain(cfg.model),
-        "data": to_plain(cfg.data),
-        "trainer": {k: cfg.trainer.get(k) for k in ("max_epochs", "precision", "accelerator")},
-    }
-    return flatten(keep)
+
+def hparams_of(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, Any]:
+    """The HPARAMS columns: the keys the job's overrides set or a sweeper drew (first),
+    then ``FIXED_HPARAMS``. A sweep's jobs share their override keys, so they share one
+    column set; values are readable (``litexp.results.readable``).
+    """
+    from litexp.results import readable
+    from litexp.run_names import job_overrides, named_overrides
+
+    overrides = job_overrides() if overrides is None else overrides
+    fixed_name = {key: name for name, key in FIXED_HPARAMS.items()}
+    named = named_overrides(overrides)
+    params: dict[str, Any] = {}
+    for key in [*named_overrides(overrides), *FIXED_HPARAMS.values()]:
+        name = fixed_name.get(key, key)
+        if name in ("model", "data"):
+            value = _group_choice(cfg, name)
+        else:
+            value = OmegaConf.select(cfg, key, default=None)
+            value = to_plain(value) if isinstance(value, (DictConfig, ListConfig)) else value
+            value = named[key] if isinstance(value, dict) else value  # a group: its option
+        params.setdefault(name, readable(value))
+    return params
+
+
+def _group_choice(cfg: DictConfig, group: str) -> str:
+    """``mlp``, ``circles``: the config group's option (else the class's name)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        choice = HydraConfig.get().runtime.choices.get(group)
+        if choice:
+            return str(choice)
+    return str(cfg[group].get("_target_", "?")).rsplit(".", 1)[-1]
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -53,6 +96,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """
     start = time.perf_counter()
     out = Path(cfg.paths.output_dir)
+    done = resume_sweep_job(cfg, out)  # a resumed sweep: this job's earlier result, if complete
+    if done is not None:
+        return done
     check_writable(out)
     out.mkdir(parents=True, exist_ok=True)
     # One process trains a run directory (rank zero holds it for all ranks): a second
@@ -101,14 +147,18 @@ def _setup(
 ) -> tuple[L.Trainer, L.LightningModule, L.LightningDataModule, str | None]:
     """Every check that can fail before training, then the trainer; writes run.json.
 
-    Also returns the checkpoint to continue from (``resume=`` or ``ckpt_path=``), if any.
+    Also returns the checkpoint to continue from (``resume=``), if any. ``init_from=``
+    copies a checkpoint's weights into the new model here (a resumed run's own
+    checkpoint holds its weights: ``init_from=`` is then not read again).
     """
     check_run_config(cfg)
     plan = plan_resume(cfg, out) if cfg.get("resume") else None
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, model = build_data_and_model(cfg.data, cfg.model)
-    if cfg.get("ckpt_path"):  # fail now, not after Lightning has set everything up
-        check_fits(load_checkpoint(cfg.ckpt_path), model, cfg.ckpt_path)
+    if cfg.get("init_from") and not plan:
+        done = init_from(model, cfg.init_from, spec_of(datamodule).num_classes)
+        if is_global_zero_process():
+            print(f"litexp: {done}", file=sys.stderr)
     check_disk_space(out, model)
     plain = to_plain(cfg)
     trainer = build_trainer(
@@ -119,7 +169,7 @@ def _setup(
     if is_global_zero_process():  # every rank runs this; one writes the run's files
         (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
         write_run_info(out, plain)
-    return trainer, model, datamodule, str(plan.checkpoint) if plan else cfg.get("ckpt_path")
+    return trainer, model, datamodule, str(plan.checkpoint) if plan else None
 
 
 def _fit_and_test(
@@ -134,6 +184,8 @@ def _fit_and_test(
         print(f"litexp: continuing from {resume_from}", file=sys.stderr)
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     fit_metrics = scalars({k: v for k, v in trainer.callback_metrics.items() if k in FINAL_METRICS})
+    # history, diagnosis, early stop, parameters, head (litexp.fit_report)
+    report = fit_report(trainer, model, (cfg.get("objective") or {}).get("target_acc"))
 
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     trainer.test(
@@ -145,10 +197,21 @@ def _fit_and_test(
     }
 
     checkpoint = trainer.checkpoint_callback
+    pruned = [
+        c.pruned_at_epoch
+        for c in trainer.callbacks
+        if getattr(c, "pruned_at_epoch", None) is not None  # an Optuna trial pruned
+    ]
     summary = {
-        "status": "completed",
+        "status": "pruned" if pruned else "completed",
+        **({"pruned_at_epoch": pruned[0] + 1} if pruned else {}),  # counted from 1
+        "class_acc": next(
+            (c.class_accuracy for c in trainer.callbacks if getattr(c, "class_accuracy", None)),
+            {},
+        ),
         "metrics": metrics,
         "best_checkpoint": best or None,
+        "epochs": trainer.current_epoch,  # epochs trained (a sweep's summary shows them)
         "best_score": scalars({"s": checkpoint.best_model_score})["s"]
         if isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_score is not None
         else None,
@@ -157,10 +220,19 @@ def _fit_and_test(
         "seed": cfg.seed,
         "wall_time_s": round(time.perf_counter() - start, 3),
         "run_dir": str(out),
+        **report,
     }
     if trainer.is_global_zero:
         write_json_atomic(out / METRICS_FILE, summary)
-        log_hparams(trainer.loggers, hparams_of(cfg), metrics)
+        log_diagnosis(trainer, report)
+        log_hparams(
+            trainer.loggers,
+            {**hparams_of(cfg), "status": summary["status"]},
+            metrics,
+            objective=(cfg.get("objective") or {}).get("metric"),
+            text=summary_text(summary, command_line(), job_overrides()),
+            step=trainer.global_step,
+        )
         print_summary(summary)
     return summary
 

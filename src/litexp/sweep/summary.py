@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from litexp.errors import first_line
+from litexp.sweep.lesson_columns import LESSON_COLUMNS, NUMERIC, lesson_values
 
 SUMMARY_CSV = "summary.csv"
 SUMMARY_MD = "summary.md"
@@ -36,12 +37,22 @@ class JobRow:
     """One job of a sweep, as the table shows it."""
 
     job: str  # the job's directory, relative to the sweep directory
-    status: str  # completed | failed | pruned | incomplete (no metrics.json: killed or running)
+    # completed | failed | pruned | interrupted | incomplete (no metrics.json: killed or
+    # running) | not started (a stopped sweep's job that never began)
+    status: str
     overrides: str = ""
     metrics: dict[str, float | None] = field(default_factory=dict)
     wall_time_s: float | None = None
     error: str = ""
     trial: int | None = None  # the Optuna trial number, in an Optuna sweep
+    epochs: int | None = None  # epochs trained (fewer than max_epochs: pruned, early-stopped)
+    best_checkpoint: str = ""  # relative to the job's directory
+    retry_of: int | None = None  # an Optuna trial re-running an interrupted trial's parameters
+    lesson: dict[str, str] = field(default_factory=dict)  # litexp.sweep.lesson_columns
+
+
+def _is_resume(override: str) -> bool:
+    return override.lstrip("+~").startswith("resume=")
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -68,47 +79,91 @@ def read_job(job_dir: Path, sweep_dir: Path) -> JobRow:
     overrides_file = job_dir / ".hydra" / "overrides.yaml"
     overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
     row = JobRow(job=str(job_dir.relative_to(sweep_dir)), status="incomplete")
-    row.overrides = " ".join(str(o) for o in overrides or [])
+    # resume= says how a job was started, not which job it is
+    row.overrides = " ".join(str(o) for o in overrides or [] if not _is_resume(str(o)))
     result = _read_json(job_dir / "metrics.json")
     if result is None:
         row.error = "no metrics.json: the job was killed, crashed hard, or is still running"
     else:
         row.status = str(result.get("status", "completed"))
-        row.metrics = {
-            k: v
-            for k, v in (result.get("metrics") or {}).items()
-            if k.startswith(("val/", "test/"))
-        }
+        row.metrics = dict(result.get("metrics") or {})
         row.wall_time_s = result.get("wall_time_s")
+        row.epochs = result.get("epochs")
+        row.lesson = lesson_values(result)
         row.error = first_line(result.get("error") or "")
+        if result.get("best_checkpoint"):
+            best = Path(str(result["best_checkpoint"]))
+            row.best_checkpoint = str(
+                best.relative_to(job_dir) if best.is_relative_to(job_dir) else best
+            )
     trial = _read_json(job_dir / TRIAL_FILE)
     if trial is not None:
         row.trial = trial.get("number")
+        row.retry_of = trial.get("retry_of")
         if trial.get("state") == "pruned" and row.status == "completed":
             row.status = "pruned"
     return row
 
 
+def _mark_retried(rows: list[JobRow]) -> None:
+    """An interrupted Optuna trial whose parameters ran again: "interrupted, retried as trial N"."""
+    retried = {r.retry_of: r.trial for r in rows if r.retry_of is not None}
+    for row in rows:
+        number = (
+            row.trial if row.trial is not None else (int(row.job) if row.job.isdigit() else None)
+        )
+        if number in retried and row.status in ("incomplete", "interrupted", "failed"):
+            row.trial, row.status = number, "interrupted"
+            row.error = f"interrupted, retried as trial {retried[number]}"
+
+
 def collect(sweep_dir: Path) -> list[JobRow]:
     """The rows of every job under ``sweep_dir``, in job order."""
-    return [read_job(d, sweep_dir) for d in _job_dirs(sweep_dir)]
+    rows = [read_job(d, sweep_dir) for d in _job_dirs(sweep_dir)]
+    _mark_retried(rows)
+    return rows
+
+
+def tie_breaker(objective: str) -> tuple[str, str]:
+    """The second metric that orders jobs with equal objectives: the loss, lower first
+    (for a loss objective, the accuracy, higher first)."""
+    return ("val/acc", "maximize") if objective.endswith("loss") else ("val/loss", "minimize")
 
 
 def sort_rows(rows: list[JobRow], objective: str, direction: str = "maximize") -> list[JobRow]:
-    """Best objective first; jobs without a value (failed, incomplete) last, in job order."""
+    """Best objective first, ties broken by ``tie_breaker``; jobs without a value (failed,
+    incomplete) last, in job order."""
     if direction not in DIRECTIONS:
         raise ValueError(f"direction={direction!r} is invalid: must be one of {DIRECTIONS}")
     sign = -1.0 if direction == "maximize" else 1.0
+    tie, tie_direction = tie_breaker(objective)
+    tie_sign = -1.0 if tie_direction == "maximize" else 1.0
+
+    def key(r: JobRow) -> tuple[float, float]:
+        second = r.metrics.get(tie)
+        return sign * float(r.metrics[objective]), (  # type: ignore[arg-type]
+            tie_sign * float(second) if second is not None else float("inf")
+        )
+
     scored = [r for r in rows if r.status != "failed" and r.metrics.get(objective) is not None]
     rest = [r for r in rows if r not in scored]
-    scored.sort(key=lambda r: sign * float(r.metrics[objective]))  # type: ignore[arg-type]
+    scored.sort(key=key)
     return scored + rest
 
 
+def sort_note(objective: str, direction: str) -> str:
+    """How the table is sorted, as its header says it."""
+    tie, tie_direction = tie_breaker(objective)
+    order = "higher" if tie_direction == "maximize" else "lower"
+    return f"sorted by {objective} ({direction}), ties by {tie} ({order} first)"
+
+
 def metric_columns(rows: list[JobRow], objective: str) -> list[str]:
-    """The objective first, then every other val/test metric any job has."""
+    """The objective first, then every other metric any job has: val/, test/, then train/."""
+    order = {"val/": 0, "test/": 1, "train/": 2}
     names = sorted(
-        {k for r in rows for k in r.metrics} - {objective}, key=lambda k: (k[:4] != "val/", k)
+        {k for r in rows for k in r.metrics} - {objective},
+        key=lambda k: (order.get(k.split("/")[0] + "/", 3), k),
     )
     return [objective, *names]
 
@@ -140,7 +195,15 @@ def _has_trials(rows: list[JobRow]) -> bool:
 
 def _header(rows: list[JobRow], metrics: list[str]) -> list[str]:
     trial = ["trial"] if _has_trials(rows) else []
-    return ["job", *trial, "status", *metrics, "wall_time_s", "overrides", "error"]
+    return [
+        "job", *trial, "status", *metrics, "epochs", "wall_time_s", *LESSON_COLUMNS,
+        "best_checkpoint", "overrides", "error",
+    ]  # fmt: skip
+
+
+def _filled(header: list[str], table: list[list[str]]) -> list[int]:
+    """The columns with a value in some row: no empty column is shown."""
+    return [i for i, name in enumerate(header) if name == "job" or any(row[i] for row in table)]
 
 
 def _cells(row: JobRow, metrics: list[str], with_trial: bool, digits: int | None) -> list[str]:
@@ -158,27 +221,36 @@ def _cells(row: JobRow, metrics: list[str], with_trial: bool, digits: int | None
         *trial,
         row.status,
         *(num(row.metrics.get(m)) for m in metrics),
+        num(row.epochs),
         num(row.wall_time_s, time_digits),
+        *(row.lesson.get(name, "") for name in LESSON_COLUMNS),
+        row.best_checkpoint,
         row.overrides,
         row.error,
     ]
 
 
-def write_summary(rows: list[JobRow], sweep_dir: Path, objective: str) -> tuple[Path, Path]:
-    """``summary.csv`` (raw values) and ``summary.md`` (rounded) in ``sweep_dir``."""
+def write_summary(
+    rows: list[JobRow], sweep_dir: Path, objective: str, note: str = ""
+) -> tuple[Path, Path]:
+    """``summary.csv`` (raw values) and ``summary.md`` (rounded, headed by ``note``: how it
+    is sorted) in ``sweep_dir``; columns no job fills are left out."""
     metrics = metric_columns(rows, objective)
     header, with_trial = _header(rows, metrics), _has_trials(rows)
+    raw = [_cells(r, metrics, with_trial, digits=None) for r in rows]
+    keep = _filled(header, raw)
     csv_path, md_path = sweep_dir / SUMMARY_CSV, sweep_dir / SUMMARY_MD
     with open(csv_path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(_cells(r, metrics, with_trial, digits=None) for r in rows)
+        writer.writerow([header[i] for i in keep])
+        writer.writerows([cells[i] for i in keep] for cells in raw)
     common = common_overrides(rows)
-    lines = [f"Common overrides: `{' '.join(common)}`", ""] if common else []
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [f"Sweep {sweep_dir.name}: {note}.", ""] if note else []
+    lines += [f"Common overrides: `{' '.join(common)}`", ""] if common else []
+    lines += ["| " + " | ".join(header[i] for i in keep) + " |", "|" + "---|" * len(keep)]
     for r in _varying(rows):
-        cells = [c.replace("|", "\\|") for c in _cells(r, metrics, with_trial, digits=4)]
-        lines.append("| " + " | ".join(cells) + " |")
+        cells = _cells(r, metrics, with_trial, digits=4)
+        lines.append("| " + " | ".join(cells[i].replace("|", "\\|") for i in keep) + " |")
     md_path.write_text("\n".join(lines) + "\n")
     return csv_path, md_path
 
@@ -188,30 +260,48 @@ def print_table(
 ) -> None:
     """The summary as a rich table on the console."""
     metrics = metric_columns(rows, objective)
+    header, varying = _header(rows, metrics), _varying(rows)
+    table_cells = [_cells(r, metrics, _has_trials(rows), digits=4) for r in varying]
+    keep = _filled(header, table_cells)
     # Text, not markup: an error or a path may hold "[/...]", which rich would parse.
     table = Table(title=Text(title))
-    for name in _header(rows, metrics):
-        numeric = name in metrics or name in ("trial", "wall_time_s")
+    for name in (header[i] for i in keep):
+        numeric = name in metrics or name in ("trial", "epochs", "wall_time_s", *NUMERIC)
         table.add_column(name, justify="right" if numeric else "left", overflow="fold")
-    style = {"failed": "red", "pruned": "yellow", "incomplete": "dim"}
-    for r in _varying(rows):
-        cells = _cells(r, metrics, _has_trials(rows), digits=4)
-        table.add_row(*(Text(str(c)) for c in cells), style=style.get(r.status))
+    style = {"failed": "red", "pruned": "yellow", "incomplete": "dim", "interrupted": "dim"}
+    for r, cells in zip(varying, table_cells, strict=True):
+        table.add_row(*(Text(str(cells[i])) for i in keep), style=style.get(r.status))
     console = console or Console(width=None if sys.stdout.isatty() else 160)
     console.print(table)
     if common := common_overrides(rows):
         console.print(Text(f"common overrides: {' '.join(common)}"))
 
 
-def summarize(sweep_dir: Path, objective: str, direction: str = "maximize") -> list[JobRow]:
-    """Collect, sort, print and write the summary of ``sweep_dir``; returns the sorted rows."""
+def summarize(
+    sweep_dir: Path,
+    objective: str,
+    direction: str = "maximize",
+    not_started: list[tuple[int, list[str]]] | None = None,
+) -> list[JobRow]:
+    """Collect, sort, print and write the summary of ``sweep_dir`` and its ``best.yaml``;
+    returns the sorted rows. ``not_started``: (number, overrides) of a stopped sweep's jobs,
+    shown as ``not started`` rows unless they began."""
+    from litexp.sweep.best import write_best
+
     rows = sort_rows(collect(sweep_dir), objective, direction)
+    seen = {r.overrides for r in rows}
+    for num, overrides in not_started or []:
+        text = " ".join(o for o in overrides if not _is_resume(o))
+        if text not in seen:
+            rows.append(JobRow(job=str(num), status="not started", overrides=text))
     if rows:
-        csv_path, md_path = write_summary(rows, sweep_dir, objective)
-        print_table(
-            rows, objective, title=f"sweep: {sweep_dir} (sorted by {objective}, {direction})"
-        )
+        note = sort_note(objective, direction)
+        csv_path, md_path = write_summary(rows, sweep_dir, objective, note)
+        print_table(rows, objective, title=f"sweep: {sweep_dir} ({note})")
         print(f"summary: {md_path}  {csv_path}")
+        best = write_best(rows, sweep_dir, objective, direction, note)
+        if best is not None:
+            print(f"best job: {best}")
     return rows
 
 

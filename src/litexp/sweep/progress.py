@@ -1,0 +1,172 @@
+"""A sweep's progress between jobs, and a stop that ends the whole sweep at any moment.
+
+``SweepProgress`` is a Hydra callback (``conf/hydra/default.yaml``):
+- before each job: ``sweep: job 3 of 8: model.lr=0.01 seed=1``; after it: its status,
+  its objective and the estimated time left (the mean job time so far, times the jobs left);
+- a SIGTERM (a cluster's pre-emption) or Ctrl-C while the sweep is between jobs ends it
+  there (during training, ``GracefulStop`` saves ``last.ckpt`` and stops the job first);
+- a sweep that ends before its last job (a stop, a crash) still writes its summary, with
+  the unfinished rows marked, and prints the command that resumes it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import shlex
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger(__name__)
+
+
+def grid_of(config: DictConfig) -> list[list[str]] | None:
+    """Every job's overrides, in launch order, for Hydra's basic sweeper (a grid); None
+    for another sweeper (Optuna decides its trials as it goes)."""
+    target = str(OmegaConf.select(config, "hydra.sweeper._target_") or "")
+    if not target.endswith("BasicSweeper"):
+        return None
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    arguments = [f"{k}={v}" for k, v in params.items()]
+    arguments += list(OmegaConf.select(config, "hydra.overrides.task") or [])
+    parsed = OverridesParser.create().parse_overrides(arguments)
+    (batch,) = BasicSweeper.split_arguments(parsed, None)
+    return batch
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, s = divmod(seconds, 60)
+    return f"{minutes}m{s:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+class SweepProgress(Callback):
+    """Hydra callback: progress lines between jobs; a stop or crash still writes the summary.
+
+    Args:
+        objective: the metric a job's line shows (and the summary sorts by).
+        direction: ``maximize`` or ``minimize``.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self, objective: str = "val/acc", direction: str = "maximize") -> None:
+        self.objective = objective
+        self.direction = direction
+        self.grid: list[list[str]] | None = None
+        self.total: int | None = None
+        self.sweep_dir: Path | None = None
+        self.job_started = 0.0
+        self.durations: list[float] = []
+        self.ended = False
+        self._previous: dict[int, Any] = {}
+
+    # The sweep process --------------------------------------------------------------
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self.grid = grid_of(config)
+        self.total = len(self.grid) if self.grid is not None else None
+        if self.total is None:
+            self.total = OmegaConf.select(config, "hydra.sweeper.n_trials")
+        self.sweep_dir = Path(str(config.hydra.sweep.dir))
+        self.ended = False
+        atexit.register(self._on_exit)
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.getsignal(signum)
+                signal.signal(signum, self._stop)
+
+    def _stop(self, signum: int, frame: Any) -> None:
+        """A signal between jobs (training replaces this handler with its own): end now."""
+        print(
+            f"litexp: sweep stopped on {signal.Signals(signum).name} between jobs",
+            file=sys.stderr,
+        )
+        raise SystemExit(128 + signum)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self.ended = True  # the summary callback writes the full summary
+        atexit.unregister(self._on_exit)
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        self._previous = {}
+
+    def _on_exit(self) -> None:
+        """The sweep ended early (stop, crash): the summary so far, then how to resume."""
+        if self.ended or self.sweep_dir is None or not self.sweep_dir.is_dir():
+            return
+        self.ended = True
+        from litexp.sweep.summary import summarize
+
+        not_started = list(enumerate(self.grid)) if self.grid is not None else None
+        summarize(self.sweep_dir, self.objective, self.direction, not_started=not_started)
+        if self.grid is not None:
+            print(
+                f"litexp: sweep stopped. Resume with:\n  {self.resume_command()}", file=sys.stderr
+            )
+        else:
+            print("litexp: sweep stopped. Run the same command again to continue the study.",
+                  file=sys.stderr)  # fmt: skip
+
+    def resume_command(self) -> str:
+        """The command that continues this sweep in its directory."""
+        from hydra.core.hydra_config import HydraConfig
+
+        from litexp.resume import override
+        from litexp.sweep.best import rerun_command
+
+        overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+        kept = [o for o in overrides if not o.lstrip("+~").startswith("resume=")]
+        words = shlex.split(rerun_command(kept))  # python train.py ... | litexp train ...
+        return shlex.join([*words[:2], "-m", *words[2:], override("resume", self.sweep_dir)])
+
+    # Each job (in the sweep process, or a parallel launcher's worker) ----------------
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self.job_started = time.perf_counter()
+        num = int(OmegaConf.select(config, "hydra.job.num") or 0)
+        total = self.total or len(grid_of(config) or []) or "?"
+        overrides = " ".join(OmegaConf.select(config, "hydra.overrides.task") or [])
+        log.info(f"sweep: job {num + 1} of {total}: {overrides}")
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        took = time.perf_counter() - self.job_started
+        self.durations.append(took)
+        num = int(OmegaConf.select(config, "hydra.job.num") or 0)
+        total = self.total or len(grid_of(config) or []) or None
+        out = Path(str(OmegaConf.select(config, "hydra.runtime.output_dir") or "."))
+        result = getattr(job_return, "_return_value", None)
+        if not isinstance(result, dict):  # the task returned nothing: metrics.json says
+            result = _read_json(out / "metrics.json")
+        status, value = "failed", None
+        if isinstance(result, dict):
+            status = str(result.get("status", "completed"))
+            value = (result.get("metrics") or {}).get(self.objective)
+        shown = f", {self.objective}={value:.4f}" if isinstance(value, float) else ""
+        line = f"sweep: job {num + 1} of {total or '?'} {status} in {_duration(took)}{shown}"
+        # One job at a time (in this process): the jobs left take about the mean time each.
+        one_at_a_time = OmegaConf.select(config, "hydra.launcher.n_jobs") is None
+        left = total - len(self.durations) if total and self.grid and one_at_a_time else None
+        if left:
+            mean = sum(self.durations) / len(self.durations)
+            line += f"; ~{_duration(mean * left)} left ({left} jobs)"
+        log.info(f"{line} [{out.name}]")
