@@ -11,9 +11,9 @@ The history is :class:`~litexp.callbacks.history.EpochHistory`'s list of epochs,
    falling after M. N = M + 1, the first epoch past the minimum (an early stop with
    patience p ends at M + p). The gap reported is the last val loss minus the last
    train loss.
-3. ``underfitting`` (still learning): over the last ``WINDOW`` (3) epochs the train loss
-   fell by more than ``STEEP`` (20%) of its value and the val loss fell too: more epochs
-   would still help.
+3. ``underfitting`` (still learning): over the last ``WINDOW`` (3) epochs (all of them in
+   a shorter run) the train loss fell by more than ``STEEP`` (20%) of its value and the
+   val loss fell too: more epochs would still help.
 4. ``good fit``: none of these, with at least ``MIN_EPOCHS`` (3) epochs of history.
 5. ``undecided``: fewer epochs than that, or no validation loss to judge by.
 
@@ -76,16 +76,17 @@ def diagnose(history: History, num_classes: int) -> dict[str, Any]:
             f"{val_loss[-1]:.3f}, train loss {train_loss[-1]:.3f}, gap {figures['gap']:.3f})",
             from_epoch=start,
         )
-    if len(history) > WINDOW:
-        before, now = train_loss[-1 - WINDOW], train_loss[-1]
+    if len(history) >= 2:
+        k = min(WINDOW, len(history) - 1)  # a shorter run: over all its epochs
+        before, now = train_loss[-1 - k], train_loss[-1]
         drop = (before - now) / before if before > 0 else 0.0
         figures["train_loss_drop"] = _r(drop)
-        if drop > STEEP and val_loss[-1] < val_loss[-1 - WINDOW]:
+        if drop > STEEP and val_loss[-1] < val_loss[-1 - k]:
             return _verdict(
                 "underfitting",
                 figures,
                 f"underfitting (train loss still falling: -{drop:.0%} in the last "
-                f"{WINDOW} epochs)",
+                f"{k} epochs)",
             )
     if len(history) < MIN_EPOCHS:
         return _verdict(

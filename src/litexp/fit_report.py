@@ -31,10 +31,13 @@ def head_of(model: L.LightningModule) -> dict[str, Any] | None:
 def fit_report(
     trainer: L.Trainer, model: L.LightningModule, target_acc: float | None = None
 ) -> dict[str, Any]:
-    """``history``, ``diagnosis``, ``early_stopping``, ``parameters``, ``head`` and, given
+    """``history``, ``diagnosis``, ``early_stopping``, ``parameters``, ``head``,
+    ``samples_per_s`` and, given
     ``target_acc`` (``objective.target_acc``), ``epochs_to_target``: the first epoch
     whose val/acc reached it (None: never)."""
-    history = next((cb.epochs for cb in trainer.callbacks if isinstance(cb, EpochHistory)), [])
+    recorder = next((cb for cb in trainer.callbacks if isinstance(cb, EpochHistory)), None)
+    history = recorder.epochs if recorder is not None else []
+    speed = recorder.samples_per_s if recorder is not None else None
     num_classes = int(getattr(model, "num_classes", 0) or getattr(trainer.datamodule, "num_classes", 2))
     stopper = trainer.early_stopping_callback
     stopped = None
@@ -55,6 +58,8 @@ def fit_report(
             "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
         },
         "head": head_of(model),
+        # training samples a second over the whole fit (validation time included)
+        "samples_per_s": round(speed, 1) if speed is not None else None,
         "epochs_to_target": None
         if target_acc is None
         else {"metric": "val/acc", "target": target_acc, "epoch": epochs_to(history, target_acc)},
