@@ -54,6 +54,8 @@ class InMemoryData(ClassificationData):
     Args:
         device_resident: when training on a GPU, move each split to the GPU once, so
             batches are sliced on the device and nothing crosses PCIe per step.
+        train_subset: train on this many training samples only, drawn with the seed
+            (``None``: all); validation and test keep every sample.
     """
 
     def __init__(
@@ -63,10 +65,30 @@ class InMemoryData(ClassificationData):
         eval_batch_size: int | None,
         seed: int,
         device_resident: bool = True,
+        train_subset: int | None = None,
     ) -> None:
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
+        if train_subset is not None:
+            positive_int("train_subset", train_subset)
         self.device_resident = device_resident
+        self.train_subset = train_subset
         self.splits: dict[str, TensorSplit] = {}
+
+    def subset_of_train(self, train: TensorSplit) -> TensorSplit:
+        """``train_subset`` samples of the training split, drawn with the seed (subclasses
+        call it in ``setup``); the whole split when ``train_subset`` is None."""
+        if self.train_subset is None:
+            return train
+        if self.train_subset > len(train):
+            from litexp.errors import ConfigError
+
+            raise ConfigError(
+                f"data.train_subset={self.train_subset} is invalid: the training split holds "
+                f"{len(train)} samples; choose at most {len(train)} (or null for all)"
+            )
+        gen = torch.Generator().manual_seed(self.seed)
+        keep = torch.randperm(len(train), generator=gen)[: self.train_subset]
+        return TensorSplit(*(t[keep] for t in train.tensors))
 
     def _split(self, stage: str) -> TensorSplit:
         split = self.splits[stage]

@@ -30,8 +30,14 @@ class ToyData(InMemoryData):
         batch_size: int = 64,
         eval_batch_size: int | None = None,
         seed: int = 0,
+        train_subset: int | None = None,
     ) -> None:
-        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
+        super().__init__(
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            seed=seed,
+            train_subset=train_subset,
+        )
         positive_int("num_classes", num_classes, minimum=2)
         fraction("val_fraction", val_fraction, allow_zero=False)
         fraction("test_fraction", test_fraction, allow_zero=False)
@@ -47,6 +53,12 @@ class ToyData(InMemoryData):
                 f"n_samples={n_samples} is too small for the splits: the smallest split would "
                 f"hold {n_small} samples for {num_classes} classes; use n_samples >= "
                 f"{int(np.ceil(num_classes / min(val_fraction, test_fraction)))}"
+            )
+        n_train = n_samples - round(n_samples * val_fraction) - round(n_samples * test_fraction)
+        if train_subset is not None and train_subset > n_train:
+            raise ValueError(
+                f"train_subset={train_subset} is invalid: the training split holds {n_train} "
+                f"of the {n_samples} samples; choose at most {n_train} (or null for all)"
             )
         self.n_samples = n_samples
         self.num_classes = num_classes
@@ -76,6 +88,7 @@ class ToyData(InMemoryData):
             name: TensorSplit(torch.from_numpy(x[idx]), torch.from_numpy(y[idx]).long())
             for name, idx in parts.items()
         }
+        self.splits["train"] = self.subset_of_train(self.splits["train"])
 
 
 class Circles(ToyData):
