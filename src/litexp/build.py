@@ -64,13 +64,16 @@ def build_data_and_model(
     datamodule = build_data(data_cfg)
     model = build_model(model_cfg, spec_of(datamodule))
     # Image folders are prepared as the model's weights expect (size, crop, mean, std).
+    # With data.image_size the data states it itself, and any model builds for it.
     if hasattr(datamodule, "set_preprocessing"):
-        if not getattr(model, "preprocessing", None):  # now, not in setup() once fit began
+        if getattr(model, "preprocessing", None):
+            datamodule.set_preprocessing(model.preprocessing)
+        elif getattr(datamodule, "preprocessing", None) is None:  # now, not once fit began
             raise ConfigError(
                 f"data: {type(datamodule).__name__} needs a model that states how its images "
-                f"are prepared, and {type(model).__name__} does not: use model=timm"
+                f"are prepared, and {type(model).__name__} does not: set data.image_size "
+                "(e.g. 64), or use model=timm"
             )
-        datamodule.set_preprocessing(model.preprocessing)
     return datamodule, model
 
 

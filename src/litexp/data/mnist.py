@@ -15,11 +15,11 @@ import os
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_warn
 
 from litexp.checks import positive_int
 from litexp.data.base import InMemoryData
+from litexp.data.batch_augment import random_crop_flip
 from litexp.data.idx import read_pair
 from litexp.data.tensors import TensorSplit
 from litexp.downloads import run_download
@@ -232,19 +232,7 @@ class MNISTLike(InMemoryData):
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:
         """Random crop with zero padding and horizontal flip, per sample, batch-wide ops."""
-        b, _, h, w = x.shape
-        if self.random_crop_padding:
-            p = self.random_crop_padding
-            padded = F.pad(x, (p, p, p, p))  # (B, 1, H+2p, W+2p), black border
-            offsets = torch.randint(0, 2 * p + 1, (2, b, 1), device=x.device)
-            rows = offsets[0] + torch.arange(h, device=x.device)  # (B, H)
-            cols = offsets[1] + torch.arange(w, device=x.device)  # (B, W)
-            x = padded.gather(2, rows[:, None, :, None].expand(b, 1, h, w + 2 * p))
-            x = x.gather(3, cols[:, None, None, :].expand(b, 1, h, w))
-        if self.horizontal_flip:
-            flip = torch.rand(b, device=x.device) < 0.5
-            x = torch.where(flip[:, None, None, None], x.flip(3), x)
-        return x
+        return random_crop_flip(x, self.random_crop_padding, self.horizontal_flip)
 
 
 class FashionMNIST(MNISTLike):

@@ -15,11 +15,12 @@ description, with ``timm.data.create_transform``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
+
+from litexp.data.image_decode import open_image  # noqa: F401  (re-exported: one decoder)
 
 KEYS = ("input_size", "interpolation", "mean", "std", "crop_pct", "crop_mode")
 AUGMENTATIONS = ("none", "trivialaugment", "timm")
@@ -70,14 +71,6 @@ def from_timm_config(config: dict[str, Any], in_chans: int) -> dict[str, Any]:
 def image_mode(description: dict[str, Any]) -> str:
     """``"L"`` for a 1-channel model, ``"RGB"`` for a 3-channel one."""
     return "L" if description["input_size"][0] == 1 else "RGB"
-
-
-def open_image(path: str | Path, mode: str) -> Image.Image:
-    """Decode ``path`` and convert it to ``mode`` (grey -> RGB or RGB -> grey as needed)."""
-    with Image.open(path) as image:
-        if image.mode in ("P", "PA"):  # palette: go through RGBA so transparency is kept
-            image = image.convert("RGBA")
-        return image.convert(mode)
 
 
 def eval_transform(description: dict[str, Any]) -> Callable[[Image.Image], torch.Tensor]:
