@@ -31,7 +31,10 @@ def test_short_fashion_run_beats_chance_and_shows_mistakes(make_cfg, tmp_path: P
     acc = summary["metrics"]["test/acc"]
     assert acc > 0.8, f"10 classes (chance 0.1), 250 steps: test/acc {acc}"
 
-    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"), size_guidance={"images": 0})
+    events = EventAccumulator(
+        str(next((tmp_path / "run").rglob("events.out.tfevents.*")).parent),
+        size_guidance={"images": 0},
+    )
     events.Reload()
     assert {"test/confusion_matrix", "test/misclassified"} <= set(events.Tags()["images"])
     matrix = events.Images("test/confusion_matrix")[-1]

@@ -42,7 +42,7 @@ def _global_step(run_dir: Path) -> int:
 
 def _writer_pids(run_dir: Path) -> set[str]:
     # events.out.tfevents.<time>.<host>.<pid>.<n>
-    return {p.name.split(".")[-2] for p in (run_dir / "tensorboard").glob("events.out.tfevents.*")}
+    return {p.name.split(".")[-2] for p in run_dir.rglob("events.out.tfevents.*")}
 
 
 @pytest.mark.slow

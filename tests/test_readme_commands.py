@@ -398,7 +398,7 @@ def check_run(run: Path, summary: dict) -> None:
     assert Path(summary["best_checkpoint"]).is_file(), summary
     for name in ("run.json", "config.yaml", ".hydra", "checkpoints/last.ckpt"):
         assert (run / name).exists(), f"{run} has no {name}"
-    assert list(run.glob("tensorboard/**/events.out.tfevents.*")), f"{run}: no TensorBoard events"
+    assert list(run.rglob("events.out.tfevents.*")), f"{run}: no TensorBoard events"
 
 
 @pytest.mark.slow

@@ -28,7 +28,7 @@ OVERRIDES = ["trainer=cpu", "trainer.max_epochs=14", "seed=7"]
 def tensorboard_points(run_dir: Path) -> Counter:
     """(tag, step) of every scalar TensorBoard shows, applying its purge-on-restart rule."""
     points: list[tuple[str, int]] = []
-    for path in sorted((run_dir / "tensorboard").glob("events.out.tfevents.*")):
+    for path in sorted(run_dir.rglob("events.out.tfevents.*")):
         for event in EventFileLoader(str(path)).Load():
             if event.HasField("session_log") and event.session_log.status == 1:  # START
                 points = [p for p in points if p[1] < event.step]

@@ -91,7 +91,7 @@ def test_sweep_with_a_failing_job_goes_on_and_exits_nonzero(tmp_path: Path) -> N
     jobs = ["0_model.lr=0.05", "1_model.lr=-1", "2_model.lr=0.2"]
     assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == jobs
     for job in (jobs[0], jobs[2]):
-        assert list((sweep / job / "tensorboard").glob("events.out.tfevents.*"))
+        assert list((sweep / job).rglob("events.out.tfevents.*"))
 
 
 def test_error_text_with_rich_markup_is_printed_as_it_is(tmp_path: Path, capsys) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,9 +30,9 @@ def _get(url: str, body: dict | None = None) -> object:
         return json.loads(resp.read())
 
 
-@pytest.fixture
-def tensorboard(make_cfg, tmp_path: Path):
-    summary = train(make_cfg("trainer.max_epochs=3", "data=blobs", "data.num_classes=3"))
+@contextlib.contextmanager
+def serve(logdir: Path) -> Iterator[str]:
+    """A real TensorBoard server over ``logdir``; yields its base URL once it lists a run."""
     port = _free_port()
     proc = subprocess.Popen(
         [
@@ -38,7 +40,7 @@ def tensorboard(make_cfg, tmp_path: Path):
             "-m",
             "tensorboard.main",
             "--logdir",
-            str(tmp_path),
+            str(logdir),
             "--host",
             "127.0.0.1",
             "--port",
@@ -62,37 +64,20 @@ def tensorboard(make_cfg, tmp_path: Path):
                 pass
             assert time.monotonic() < deadline, "TensorBoard did not serve the run within 60 s"
             time.sleep(0.5)
-        yield base, summary
+        yield base
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
 
-@pytest.mark.slow
-def test_tensorboard_serves_scalars_and_hparams(tensorboard) -> None:
-    base, summary = tensorboard
-    runs = _get(f"{base}/data/runs")
-    assert len(runs) == 1, runs
-    run = runs[0]
-    tags = _get(f"{base}/data/plugin/scalars/tags")[run]
-    for tag in ("train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc"):
-        assert tag in tags, sorted(tags)
-    assert any(t.startswith("lr-") for t in tags), "the learning rate is logged"
-    assert "hp_metric" not in tags
+def experiment(base: str) -> dict:
+    """The HPARAMS tab's experiment: its columns (hparamInfos) and metrics, in order."""
+    return _get(f"{base}/data/plugin/hparams/experiment", {"experimentName": ""})
 
-    val_acc = _get(f"{base}/data/plugin/scalars/scalars?run={run}&tag=val/acc")
-    assert len(val_acc) == 3  # one point per epoch, no duplicates
-    assert len({point[1] for point in val_acc}) == 3  # distinct steps
-    test_acc = _get(f"{base}/data/plugin/scalars/scalars?run={run}&tag=test/acc")
-    assert test_acc[-1][2] == pytest.approx(summary["metrics"]["test/acc"])
 
-    experiment = _get(f"{base}/data/plugin/hparams/experiment", {"experimentName": ""})
-    hparams = {h["name"] for h in experiment["hparamInfos"]}
-    assert {"model.lr", "model.hidden_sizes", "data.num_classes", "seed"} <= hparams
-    metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
-    assert {"test/acc", "val/acc", "train/loss"} <= metrics
-
-    groups = _get(
+def session_groups(base: str) -> list[dict]:
+    """The HPARAMS tab's rows, one per run."""
+    return _get(
         f"{base}/data/plugin/hparams/session_groups",
         {
             "experimentName": "",
@@ -104,10 +89,47 @@ def test_tensorboard_serves_scalars_and_hparams(tensorboard) -> None:
             ],
             "colParams": [],
             "startIndex": 0,
-            "sliceSize": 10,
+            "sliceSize": 100,
         },
-    )
-    session = groups["sessionGroups"][0]
+    )["sessionGroups"]
+
+
+@pytest.fixture
+def tensorboard(make_cfg, tmp_path: Path):
+    summary = train(make_cfg("trainer.max_epochs=3", "data=blobs", "data.num_classes=3"))
+    with serve(tmp_path) as base:
+        yield base, summary
+
+
+@pytest.mark.slow
+def test_tensorboard_serves_scalars_and_hparams(tensorboard) -> None:
+    base, summary = tensorboard
+    runs = _get(f"{base}/data/runs")
+    assert len(runs) == 1, runs
+    run = runs[0]
+    tags = _get(f"{base}/data/plugin/scalars/tags")[run]
+    for tag in ("train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc"):
+        assert tag in tags, sorted(tags)
+    assert "lr" in tags, "the learning rate is logged, under one tag whatever the optimiser"
+    assert "epoch" not in tags, "no epoch card opens first"
+    assert "hp_metric" not in tags
+
+    val_acc = _get(f"{base}/data/plugin/scalars/scalars?run={run}&tag=val/acc")
+    assert len(val_acc) == 3  # one point per epoch, no duplicates
+    assert len({point[1] for point in val_acc}) == 3  # distinct steps
+    test_acc = _get(f"{base}/data/plugin/scalars/scalars?run={run}&tag=test/acc")
+    assert test_acc[-1][2] == pytest.approx(summary["metrics"]["test/acc"])
+
+    found = experiment(base)
+    hparams = [h["name"] for h in found["hparamInfos"]]
+    # train(cfg) has no command-line overrides: the fixed set only, readable values.
+    assert set(hparams) == {"model", "data", "lr", "batch_size", "epochs", "seed", "status"}
+    metrics = [m["name"]["tag"] for m in found["metricInfos"]]
+    assert metrics[:2] == ["val/acc", "test/acc"], "the objective first, then test/acc"
+    assert {"train/loss", "val/loss", "test/loss"} <= set(metrics)
+
+    session = session_groups(base)[0]
     values = {m["name"]["tag"]: m["value"] for m in session["metricValues"]}
     assert values["test/acc"] == pytest.approx(summary["metrics"]["test/acc"])
-    assert session["hparams"]["data.num_classes"] == 3
+    assert session["hparams"]["epochs"] == 3
+    assert session["hparams"]["status"] == "completed"

@@ -48,7 +48,7 @@ def test_run_directory_holds_everything(default_run) -> None:
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert "_target_: litexp.models.MLP" in (run_dir / "config.yaml").read_text()
     assert (run_dir / ".hydra" / "overrides.yaml").is_file()
-    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    assert list(run_dir.rglob("events.out.tfevents.*"))
 
 
 @pytest.mark.slow

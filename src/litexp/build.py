@@ -19,12 +19,14 @@ from omegaconf import DictConfig
 
 from litexp.callbacks.atomic_checkpoint import AtomicCheckpointIO
 from litexp.callbacks.graceful_stop import GracefulStop
+from litexp.callbacks.history import EpochHistory
 from litexp.callbacks.nan_guard import NanGuard
 from litexp.callbacks.rng_state import RngState
 from litexp.callbacks.run_metadata import RunMetadata
 from litexp.config import build, parameters_of
 from litexp.errors import ConfigError
 from litexp.run_dir import CHECKPOINT_DIR
+from litexp.run_names import label_of
 from litexp.spec import SPEC_FIELDS, DataSpec, spec_of
 
 
@@ -42,7 +44,9 @@ def build_model(model_cfg: DictConfig, spec: DataSpec) -> L.LightningModule:
         wanted = parameters_of(get_class(target))[0]  # following **kwargs to the bases
     except Exception:  # a mistyped _target_: build() says which, in one line
         wanted = {}
-    needs_shape = "input_shape" in wanted and wanted["input_shape"].default is inspect.Parameter.empty
+    needs_shape = (
+        "input_shape" in wanted and wanted["input_shape"].default is inspect.Parameter.empty
+    )
     if spec.input_shape is None and needs_shape:
         raise ConfigError(
             f"model: {target} needs inputs of one fixed size, but the data leaves the "
@@ -80,13 +84,34 @@ def build_data_and_model(
 def run_callbacks(config: dict[str, Any], out: Path, spec: DataSpec) -> list[L.Callback]:
     """The callbacks every litexp run has, whatever the config: run metadata in each
     checkpoint (``config``: the run's resolved config, ``to_plain(cfg)``), RNG state for
-    exact resumes, the NaN guard and the graceful stop."""
+    exact resumes, the NaN guard, the graceful stop and the epoch history (for the fit
+    diagnosis in metrics.json)."""
     return [
         RunMetadata(config, spec.to_dict()),
         RngState(),
         NanGuard(),
         GracefulStop(out / CHECKPOINT_DIR),
+        EpochHistory(),
     ]
+
+
+def run_name_kwargs(cfg: DictConfig, node: DictConfig, *, resuming: bool) -> dict[str, Any]:
+    """A logger left unnamed (``name: null`` / ``run_name: null``) is named after the run:
+    ``<task>/<the job's overrides>`` (``litexp.run_names``). A resumed run keeps the
+    TensorBoard folder its events are already in."""
+    target = str(node.get("_target_", ""))
+    if "name" in node and node.name is None and target.endswith("TensorBoardLogger"):
+        save_dir = Path(str(node.save_dir))
+        old = sorted(save_dir.rglob("events.out.tfevents.*")) if resuming else []
+        if old:
+            rel = old[0].parent.relative_to(save_dir)
+            return {"name": str(rel.parent), "version": rel.name}
+        name, version = label_of(cfg.get("task_name", "train"))
+        return {"name": name, "version": version}
+    if "run_name" in node and node.run_name is None:
+        name, version = label_of(cfg.get("task_name", "train"))
+        return {"run_name": f"{name}/{version}" if version else name}
+    return {}
 
 
 def build_trainer(
@@ -100,7 +125,8 @@ def build_trainer(
 
     def logger_kwargs(node: DictConfig) -> dict[str, Any]:
         is_tb = str(node.get("_target_", "")).endswith("TensorBoardLogger")
-        return {"purge_step": purge_step} if is_tb and purge_step is not None else {}
+        kwargs = {"purge_step": purge_step} if is_tb and purge_step is not None else {}
+        return {**kwargs, **run_name_kwargs(cfg, node, resuming=purge_step is not None)}
 
     loggers = [
         build(node, "logger", **logger_kwargs(node))

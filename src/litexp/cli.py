@@ -27,6 +27,7 @@ for _message in (
     ".*LeafSpec.*",
     ".*smaller than the logging interval.*",
     ".*module\\(s\\) in eval mode at the start of training.*",
+    ".*Checkpoint directory .* exists and is not empty.*",  # a resumed run's, on purpose
 ):
     warnings.filterwarnings("ignore", message=_message)
 
@@ -80,6 +81,44 @@ def trainer_args_anywhere(argv: list[str]) -> list[str]:
     return ["++" + a if a.startswith("trainer.") and "=" in a else a for a in argv]
 
 
+def quote_unicode_values(argv: list[str]) -> list[str]:
+    """``argv`` with ``key=<value with non-ASCII characters>`` quoted for Hydra.
+
+    Hydra's override lexer accepts only ASCII in unquoted values, so
+    ``data.data_dir=./données`` or ``input=photos/café/b3.jpg`` stopped at its
+    ``LexerNoViableAltException`` unless typed ``'key="./données"'``. An override that
+    Hydra cannot read as typed, and reads quoted as the same text, is passed quoted;
+    every other argument is left exactly as typed.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    parser = None
+    out = []
+    for arg in argv:
+        key, eq, value = arg.partition("=")
+        if arg.startswith("-") or not eq or value.isascii() or "'" in value:
+            out.append(arg)
+            continue
+        parser = parser or OverridesParser.create()
+        try:
+            parser.parse_override(arg)
+            out.append(arg)  # Hydra reads it as typed (e.g. already quoted)
+            continue
+        except HydraException:
+            pass
+        # Each comma-separated part on its own: a sweep over such paths stays a sweep.
+        parts = value.split(",")
+        quoted = key + "=" + ",".join(p if p.isascii() else f"'{p}'" for p in parts)
+        try:
+            read = parser.parse_override(quoted)
+            same = len(parts) > 1 or read.value() == value
+        except HydraException:
+            same = False
+        out.append(quoted if same else arg)
+    return out
+
+
 # Set by run_task: an exception escaping Hydra's main before it was set came from Hydra
 # itself (composing the config, creating the run directory), never from the task.
 _task_started = False
@@ -94,7 +133,7 @@ def run_main(main: Callable[[], Any], *, trainer: bool = True) -> None:
     create) become one ``litexp: error:`` line with exit status 2. ``HYDRA_FULL_ERROR=1``
     keeps Hydra's full report.
     """
-    argv = flags_first(sys.argv)
+    argv = quote_unicode_values(flags_first(sys.argv))
     sys.argv = trainer_args_anywhere(argv) if trainer else argv
     if os.environ.get("HYDRA_FULL_ERROR"):
         main()
@@ -125,9 +164,25 @@ def _log_once_through_hydra() -> None:
     for handler in list(logger.handlers):
         if type(handler) is logging.StreamHandler:
             logger.removeHandler(handler)
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
-        lambda record: "litlogger" not in record.getMessage()  # an advert, not information
-    )
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_not_lightning_noise)
+    logging.getLogger("lightning.pytorch.accelerators.cuda").addFilter(_not_lightning_noise)
+
+
+# Lightning's INFO lines a litexp user does not act on: the hardware it did not find (the
+# run's hardware is in run.json), the checkpoint it restores (litexp says which), adverts.
+_NOISE = (
+    "available:",
+    "LOCAL_RANK:",
+    "Restoring states from",
+    "Loaded model weights from",
+    "litlogger",
+    "💡",
+)
+
+
+def _not_lightning_noise(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return record.levelno > logging.INFO or not any(n in message for n in _NOISE)
 
 
 def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:

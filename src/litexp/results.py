@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,35 +41,98 @@ def scalars(metrics: Mapping[str, Any]) -> dict[str, float]:
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"model": {"lr": 0.1}}`` -> ``{"model.lr": 0.1}``; lists become strings."""
+    """``{"model": {"lr": 0.1}}`` -> ``{"model.lr": 0.1}``, values readable (``readable``)."""
     flat: dict[str, Any] = {}
     for key, value in tree.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             flat.update(flatten(value, f"{name}."))
-        elif value is None or isinstance(value, (list, tuple)):
-            flat[name] = str(value)
         else:
-            flat[name] = value
+            flat[name] = readable(value)
     return flat
 
 
-def log_hparams(loggers: list[Logger], params: dict[str, Any], metrics: dict[str, Any]) -> None:
-    """One HPARAMS entry per run: the parameters against the run's real final metrics.
+def readable(value: Any) -> str | float:
+    """A number stays a number (HPARAMS plots it); anything else becomes the text a user
+    would type: ``true``, ``[64, 64]``, ``null``, ``relu``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return value
+    if value is None:
+        return "null"
+    return str(list(value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def metric_order(metrics: Mapping[str, Any], objective: str | None) -> list[str]:
+    """The objective first, then ``test/acc``, then the rest as they come."""
+    first = [k for k in (objective, "test/acc") if k in metrics]
+    return list(dict.fromkeys(first + list(metrics)))
+
+
+def log_hparams(
+    loggers: list[Logger],
+    params: dict[str, Any],
+    metrics: dict[str, Any],
+    *,
+    objective: str | None = None,
+    text: str | None = None,
+    step: int = 0,
+) -> None:
+    """One HPARAMS entry per run (and its text summary): the parameters against the run's
+    real final metrics, the objective first (TensorBoard opens with these columns).
 
     Written directly (not through ``TensorBoardLogger.log_hyperparams``, which would log
     the metrics again as extra points at step 0). The HPARAMS tab reads each metric's
-    value from the run's own scalar of the same tag.
+    value from the run's own scalar of the same tag. Lightning closed the writer at the
+    end of the test; this reopens it once and closes it again, so no writer thread is
+    left behind.
     """
     from torch.utils.tensorboard.summary import hparams
 
-    metric_values = {k: v for k, v in metrics.items() if v is not None}
+    metric_values = {
+        k: metrics[k] for k in metric_order(metrics, objective) if metrics[k] is not None
+    }
     for logger in loggers:
         if isinstance(logger, TensorBoardLogger):
-            writer = logger.experiment._get_file_writer()
+            writer = logger.experiment
             for summary in hparams(params, metric_values):
-                writer.add_summary(summary)
-            writer.flush()
+                writer._get_file_writer().add_summary(summary)
+            if text:
+                writer.add_text("summary", text, step)
+            writer.close()  # joins the writer's thread
+
+
+def _fmt(value: Any) -> str:
+    return "nan" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def summary_text(summary: Mapping[str, Any], command: str, overrides: list[str]) -> str:
+    """The run in one Markdown page, for TensorBoard's TEXT tab."""
+    lines = [f"**{summary['status']}** · run directory `{summary['run_dir']}`", ""]
+    lines += [f"command: `{command}`", ""]
+    if overrides:
+        lines += ["overrides: " + " ".join(f"`{o}`" for o in overrides), ""]
+    lines += ["| metric | value |", "|---|---|"]
+    lines += [f"| {k} | {_fmt(v)} |" for k, v in sorted(summary["metrics"].items())]
+    class_acc = summary.get("class_acc") or {}
+    if class_acc:
+        lines += ["", "| class | test accuracy |", "|---|---|"]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in class_acc.items()]
+    if summary.get("best_checkpoint"):
+        epoch = best_epoch(summary["best_checkpoint"])
+        at = f" (epoch {epoch})" if epoch else ""
+        lines += ["", f"best checkpoint{at}: `{summary['best_checkpoint']}`"]
+    diagnosis = summary.get("diagnosis")
+    if isinstance(diagnosis, Mapping) and diagnosis.get("text"):
+        lines += ["", f"fit diagnosis: {diagnosis['text']}"]
+    return "\n".join(lines)
+
+
+def best_epoch(checkpoint: str) -> int | None:
+    """The epoch (counted from 1) in a checkpoint's name ``epoch003-...`` (epoch index 3)."""
+    match = re.search(r"epoch(\d+)", Path(checkpoint).name)
+    return int(match.group(1)) + 1 if match else None
 
 
 def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
@@ -78,7 +142,7 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in sorted(summary["metrics"].items()):
-        table.add_row(key, "nan" if value is None else f"{value:.4f}")
+        table.add_row(key, _fmt(value))
     console.print(table)
     # soft_wrap: paths stay on one line, so they can be copied even from a narrow terminal.
     console.print(f"run directory:   {summary['run_dir']}", soft_wrap=True)

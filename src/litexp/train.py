@@ -17,6 +17,7 @@ from litexp.config import to_plain
 from litexp.distributed import end_ddp_job, is_global_zero_process
 from litexp.errors import Interrupted, first_line
 from litexp.fit_report import fit_report, log_diagnosis
+from litexp.needs_gpu import skip_without_gpu
 from litexp.init_from import init_from
 from litexp.preflight import check_disk_space, check_run_config
 from litexp.results import (
@@ -99,6 +100,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     done = resume_sweep_job(cfg, out)  # a resumed sweep: this job's earlier result, if complete
     if done is not None:
         return done
+    skipped = skip_without_gpu(cfg, out)  # a GPU-only recipe (needs_gpu:) on a CPU machine
+    if skipped is not None:
+        return skipped
     check_writable(out)
     out.mkdir(parents=True, exist_ok=True)
     # One process trains a run directory (rank zero holds it for all ranks): a second

@@ -8,6 +8,7 @@ drawn once, at the end of the test.
 from __future__ import annotations
 
 import logging
+import textwrap
 from typing import Any
 
 import lightning as L
@@ -16,6 +17,7 @@ import torch
 import torchmetrics
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from litexp.callbacks.report_fonts import class_labels
 from litexp.checks import positive_int
 from litexp.models.classifier import Classifier
 
@@ -35,57 +37,95 @@ def _figure_image(fig: Any) -> np.ndarray:
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
+CELL_INCHES, MARGIN_INCHES, MIN_INCHES, DPI = 0.6, 2.5, 4.0, 80
+
+
+def confusion_inches(n: int) -> float:
+    """The confusion matrix's side in inches: room for ``n`` classes, at least 4."""
+    return max(MIN_INCHES, CELL_INCHES * n + MARGIN_INCHES)
+
+
 def confusion_figure(matrix: np.ndarray, class_names: list[str]) -> np.ndarray:
-    """The confusion matrix (rows: true class, columns: predicted) as an image."""
+    """The confusion matrix (rows: true class, columns: predicted) as an image: each row
+    normalised by its true class's count (colour and the share), the count below it,
+    the accuracy in the title; square, ``confusion_inches(n) * DPI`` pixels a side."""
     from matplotlib.figure import Figure
 
     n = len(class_names)
-    size = max(4.0, 0.55 * n + 2)
-    fig = Figure(figsize=(size, size), dpi=80)
+    labels, family, legend = class_labels(class_names)
+    counts = matrix.astype(np.int64)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    size = confusion_inches(n)
+    fig = Figure(figsize=(size, size), dpi=DPI)
     ax = fig.add_subplot()
-    ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(n), class_names, rotation=90)
-    ax.set_yticks(range(n), class_names)
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    font = {"family": family} if family else {}
+    ax.set_xticks(range(n), labels, rotation=90, fontdict=font)
+    ax.set_yticks(range(n), labels, fontdict=font)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
+    total = int(counts.sum())
+    accuracy = np.trace(counts) / total if total else float("nan")
+    ax.set_title(f"test accuracy {accuracy:.4g} ({total} samples); rows: share of true class")
     if n <= 20:
-        top = matrix.max() or 1
         for i in range(n):
             for j in range(n):
-                color = "white" if matrix[i, j] > top / 2 else "black"
-                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7, color=color)
-    fig.tight_layout()
+                color = "white" if shares[i, j] > 0.5 else "black"
+                cell = f"{shares[i, j]:.2f}\n{counts[i, j]}"
+                ax.text(j, i, cell, ha="center", va="center", fontsize=7, color=color)
+    if legend:
+        fig.text(0.01, 0.005, textwrap.fill(legend, 110), fontsize=6, va="bottom", wrap=True)
+    fig.tight_layout(rect=(0, 0.06 if legend else 0, 1, 1))
     return _figure_image(fig)
 
 
 def mistakes_figure(
-    images: torch.Tensor, true: torch.Tensor, pred: torch.Tensor, class_names: list[str]
+    images: torch.Tensor,
+    true: torch.Tensor,
+    pred: torch.Tensor,
+    class_names: list[str],
+    confidence: torch.Tensor | None = None,
 ) -> np.ndarray:
-    """A grid of images ``(N, C, H, W)``, each captioned with its true and predicted class.
+    """A grid of images ``(N, C, H, W)``, each captioned with its true and predicted class
+    and the model's probability for the prediction (the order given: most confident first).
 
     One mosaic in one Axes (32 separate subplots take seconds to lay out).
     """
     from matplotlib.figure import Figure
 
+    labels, family, legend = class_labels(class_names)
     n, _, h, w = images.shape
     cols = min(8, n)
     rows = -(-n // cols)
-    cap, gap = h // 2, max(2, w // 14)  # caption band above each image, white gap around it
+    cap, gap = h // 2 + h // 4, max(2, w // 14)  # caption band above each image, white gap
     cell_h, cell_w = h + cap + gap, w + gap
     mosaic = np.ones((rows * cell_h, cols * cell_w, 3), dtype=np.float32)
     flat = images.float().flatten(1)
     low, high = flat.min(1).values, flat.max(1).values
     scaled = (images.float() - low[:, None, None, None]) / (high - low + 1e-8)[:, None, None, None]
     rgb = scaled[:, :3].expand(n, 3, h, w) if scaled.shape[1] in (1, 3) else scaled[:, :1]
-    fig = Figure(figsize=(cols * 1.3, rows * 1.3 * cell_h / cell_w), dpi=80)
-    ax = fig.add_axes((0, 0, 1, 1))
-    for k, (t, p) in enumerate(zip(true.tolist(), pred.tolist(), strict=True)):
+    fig = Figure(
+        figsize=(cols * 1.3, rows * 1.3 * cell_h / cell_w + (0.3 if legend else 0)), dpi=DPI
+    )
+    ax = fig.add_axes((0, 0.06 if legend else 0, 1, 0.94 if legend else 1))
+    probs = confidence.tolist() if confidence is not None else [None] * n
+    for k, (t, p, c) in enumerate(zip(true.tolist(), pred.tolist(), probs, strict=True)):
         top, left = (k // cols) * cell_h + cap, (k % cols) * cell_w
         mosaic[top : top + h, left : left + w] = rgb[k].permute(1, 2, 0).numpy()
-        caption = f"true: {class_names[t]}\npred: {class_names[p]}"
-        ax.text(left + w / 2, top - 1, caption, ha="center", va="bottom", fontsize=7)
+        caption = f"true: {labels[t]}\npred: {labels[p]}" + ("" if c is None else f"\np={c:.2f}")
+        ax.text(
+            left + w / 2,
+            top - 1,
+            caption,
+            ha="center",
+            va="bottom",
+            fontsize=6,
+            **({"family": family} if family else {}),
+        )
     ax.imshow(mosaic, interpolation="nearest")
     ax.axis("off")
+    if legend:
+        fig.text(0.01, 0.005, textwrap.fill(legend, 110), fontsize=6, va="bottom")
     return _figure_image(fig)
 
 
@@ -101,6 +141,7 @@ class TestReport(L.Callback):
         positive_int("max_images", max_images, minimum=0)
         self.max_images = max_images
         self._active = False
+        self.class_accuracy: dict[str, float] = {}  # after a test: per class, for the summary
 
     def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Nothing to report to (no logger, or fast_dev_run's dummy one): cost nothing.
@@ -138,10 +179,13 @@ class TestReport(L.Callback):
         self._class_acc.update(pred, target)
         x = batch[0]
         if self.max_images and x.ndim == 4 and x.shape[1] in (1, 3):
-            # Wrong ones first, a fixed number per batch: no data-dependent shapes, no sync.
+            # The most confident mistakes first, a fixed number per batch: no
+            # data-dependent shapes, no sync.
             wrong = pred != target
-            first = torch.argsort((~wrong).to(torch.uint8), stable=True)[: self.max_images]
-            self._candidates.append((x[first].detach(), target[first], pred[first], wrong[first]))
+            confidence = pl_module.probabilities(logits).max(-1).values
+            score = torch.where(wrong, confidence, torch.full_like(confidence, -1.0))
+            first = torch.argsort(score, descending=True, stable=True)[: self.max_images]
+            self._candidates.append((x[first].detach(), target[first], pred[first], score[first]))
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self._active:
@@ -151,6 +195,7 @@ class TestReport(L.Callback):
         metrics = {
             f"test/class_acc/{_tag(c)}": float(a) for c, a in zip(names, per_class, strict=True)
         }
+        self.class_accuracy = {c: float(a) for c, a in zip(names, per_class, strict=True)}
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=trainer.global_step)
         writers = [lg.experiment for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
@@ -159,12 +204,15 @@ class TestReport(L.Callback):
         if writers and trainer.is_global_zero:
             images = {"test/confusion_matrix": confusion_figure(matrix, names)}
             if self._candidates:
-                x, t, p, wrong = (
+                x, t, p, score = (
                     torch.cat(parts).cpu() for parts in zip(*self._candidates, strict=True)
                 )
-                keep = wrong.nonzero().squeeze(1)[: self.max_images]
+                order = torch.argsort(score, descending=True, stable=True)
+                keep = order[score[order] >= 0][: self.max_images]  # mistakes, surest first
                 if len(keep):
-                    images["test/misclassified"] = mistakes_figure(x[keep], t[keep], p[keep], names)
+                    images["test/misclassified"] = mistakes_figure(
+                        x[keep], t[keep], p[keep], names, score[keep]
+                    )
             for writer in writers:
                 for tag, img in images.items():
                     writer.add_image(tag, img, trainer.global_step, dataformats="HWC")

@@ -145,7 +145,14 @@ class Classifier(L.LightningModule):
             self.log(f"{stage}/{name}", getattr(self, f"{stage}_{name}"), prog_bar=True)
 
     def training_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
-        return self._step(batch, "train")
+        out = self._step(batch, "train")
+        # The loss per step too (tag train/loss_step), on the steps Lightning writes logs
+        # (every trainer.log_every_n_steps): a curve even for a run of few epochs. Logged
+        # only then, so the other steps pay nothing; the value stays a tensor until written.
+        every = self.trainer.log_every_n_steps
+        if every and (self.global_step + 1) % every == 0:
+            self.log("train/loss_step", out["loss"].detach(), on_step=True, on_epoch=False)
+        return out
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train")
