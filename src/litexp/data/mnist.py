@@ -62,6 +62,9 @@ class MNISTLike(InMemoryData):
             back to 28x28 at a random offset (0: off).
         horizontal_flip: training augmentation: mirror half of each batch.
         seed: seeds the train/val split and the shuffling.
+        train_subset: train on this many of the training images only (seeded); None: all.
+        device_resident: on a GPU, keep each split on the GPU (False: copy every batch
+            from the CPU, as a DataLoader usually does).
     """
 
     title: str  # for messages
@@ -86,8 +89,16 @@ class MNISTLike(InMemoryData):
         random_crop_padding: int = 0,
         horizontal_flip: bool = False,
         seed: int = 0,
+        train_subset: int | None = None,
+        device_resident: bool = True,
     ) -> None:
-        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
+        super().__init__(
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            seed=seed,
+            train_subset=train_subset,
+            device_resident=device_resident,
+        )
         positive_int("val_size", val_size)
         positive_int("random_crop_padding", random_crop_padding, minimum=0)
         if random_crop_padding > 14:
@@ -206,7 +217,7 @@ class MNISTLike(InMemoryData):
         order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(self.seed))
         val, train = order[: self.val_size], order[self.val_size :]
         self.splits = {
-            "train": TensorSplit(train_x[train], train_y[train]),
+            "train": self.subset_of_train(TensorSplit(train_x[train], train_y[train])),
             "val": TensorSplit(train_x[val], train_y[val]),
             "test": TensorSplit(test_x, test_y),
         }
