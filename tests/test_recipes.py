@@ -69,7 +69,10 @@ def test_recipe_trains_and_tests(name: str, tmp_path: Path) -> None:
         pytest.skip(f"{name} is a GPU recipe (trainer={groups['trainer']}); no CUDA GPU here")
     # The README's promise: a recipe's file starts with the command that runs it.
     second = (CONF / "experiment" / f"{name}.yaml").read_text().splitlines()[1]
-    assert second.startswith(f"# python train.py experiment={name}"), second
+    # (a comparison recipe's command is a sweep: python train.py -m experiment=<name>)
+    assert second.startswith(
+        (f"# python train.py experiment={name}", f"# python train.py -m experiment={name}")
+    ), second
 
     done = run_cli("train.py", f"experiment={name}", *local_overrides(name), *SHORT, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-4000:]
