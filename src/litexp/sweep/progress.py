@@ -80,6 +80,9 @@ class SweepProgress(Callback):
         self.job_started = 0.0
         self.durations: list[float] = []
         self.ended = False
+        self.task_overrides: list[str] = []
+        self.job_dir: Path | None = None  # the job running in this process, if any
+        self.pending: int | None = None  # a stop signal to act on when the job ends
         self._previous: dict[int, Any] = {}
 
     # The sweep process --------------------------------------------------------------
@@ -89,6 +92,7 @@ class SweepProgress(Callback):
         if self.total is None:
             self.total = OmegaConf.select(config, "hydra.sweeper.n_trials")
         self.sweep_dir = Path(str(config.hydra.sweep.dir))
+        self.task_overrides = [str(o) for o in config.hydra.overrides.task]
         self.ended = False
         atexit.register(self._on_exit)
         if threading.current_thread() is threading.main_thread():
@@ -97,11 +101,15 @@ class SweepProgress(Callback):
                 signal.signal(signum, self._stop)
 
     def _stop(self, signum: int, frame: Any) -> None:
-        """A signal between jobs (training replaces this handler with its own): end now."""
-        print(
-            f"litexp: sweep stopped on {signal.Signals(signum).name} between jobs",
-            file=sys.stderr,
-        )
+        """A signal outside training (training replaces this handler with GracefulStop):
+        between jobs or while a job sets up, the sweep ends now; once a job has written its
+        result (``metrics.json``), it ends as soon as that job returns, result kept."""
+        name = signal.Signals(signum).name
+        if self.job_dir is not None and (self.job_dir / "metrics.json").is_file():
+            print(f"litexp: {name}: the sweep ends after this job", file=sys.stderr)
+            self.pending = signum
+            return
+        print(f"litexp: sweep stopped on {name}", file=sys.stderr)
         raise SystemExit(128 + signum)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
@@ -130,19 +138,17 @@ class SweepProgress(Callback):
 
     def resume_command(self) -> str:
         """The command that continues this sweep in its directory."""
-        from hydra.core.hydra_config import HydraConfig
-
         from litexp.resume import override
         from litexp.sweep.best import rerun_command
 
-        overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-        kept = [o for o in overrides if not o.lstrip("+~").startswith("resume=")]
+        kept = [o for o in self.task_overrides if not o.lstrip("+~").startswith("resume=")]
         words = shlex.split(rerun_command(kept))  # python train.py ... | litexp train ...
         return shlex.join([*words[:2], "-m", *words[2:], override("resume", self.sweep_dir)])
 
     # Each job (in the sweep process, or a parallel launcher's worker) ----------------
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.job_started = time.perf_counter()
+        self.job_dir = Path(str(OmegaConf.select(config, "hydra.runtime.output_dir") or "."))
         num = int(OmegaConf.select(config, "hydra.job.num") or 0)
         total = self.total or len(grid_of(config) or []) or "?"
         overrides = " ".join(OmegaConf.select(config, "hydra.overrides.task") or [])
@@ -170,3 +176,6 @@ class SweepProgress(Callback):
             mean = sum(self.durations) / len(self.durations)
             line += f"; ~{_duration(mean * left)} left ({left} jobs)"
         log.info(f"{line} [{out.name}]")
+        self.job_dir = None
+        if self.pending is not None:  # a stop that came while this job was finishing
+            raise SystemExit(128 + self.pending)
