@@ -9,7 +9,7 @@ weights and their preprocessing are right.
 from __future__ import annotations
 
 import csv
-import warnings
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,8 @@ from litexp.nets.timm_backbone import create_timm_model
 from litexp.preflight import check_predict_config
 from litexp.spec import DataSpec
 
+log = logging.getLogger(__name__)
+
 PREDICTIONS_FILE = "predictions.csv"
 # (normalised images (B, C, H, W), device) -> class probabilities (B, num_classes)
 Classify = Callable[[torch.Tensor, torch.device], torch.Tensor]
@@ -44,7 +46,9 @@ Classify = Callable[[torch.Tensor, torch.device], torch.Tensor]
 def predict(cfg: DictConfig) -> dict[str, Any]:
     """Classify ``cfg.input`` (an image or a folder); print a table, write predictions.csv.
 
-    Returns ``{"predictions": [{"file", "top": [(class, probability), ...]}], "csv": path}``.
+    Returns ``{"predictions": [{"file", "top": [(class, probability), ...]}], "skipped":
+    [{"file", "reason"}], "csv": path}``; a skipped file is a row of predictions.csv
+    too, with its reason in the ``skipped`` column.
     """
     check_predict_config(cfg)
     if cfg.get("ckpt_path"):
@@ -56,7 +60,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
             "nothing to predict with: give ckpt_path=<a litexp .ckpt>, or model=timm "
             "model.name=<timm model> [model.weights=<file>] for its pretrained head"
         )
-    root, files = find_images(Path(cfg.input))
+    root, files, skipped = find_images(Path(cfg.input))
     k = min(int(cfg.top_k), len(names))
     device = torch.device(
         "cuda"
@@ -81,10 +85,10 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / PREDICTIONS_FILE
-    write_csv(csv_path, rows, k)
+    write_csv(csv_path, rows, k, skipped)
     print_table(rows)
     Console().print(f"predictions: {csv_path}", soft_wrap=True)
-    return {"predictions": rows, "csv": str(csv_path)}
+    return {"predictions": rows, "skipped": skipped, "csv": str(csv_path)}
 
 
 def from_checkpoint(path: str | Path) -> tuple[Classify, dict[str, Any], list[str]]:
@@ -168,22 +172,24 @@ def class_names(net: torch.nn.Module, labels: str | None) -> list[str]:
     return names
 
 
-def find_images(path: Path) -> tuple[Path, list[Path]]:
-    """The image files at ``path`` (a file, or a folder searched recursively).
-
-    Files that are not decodable images are skipped and listed in one warning.
+def find_images(path: Path) -> tuple[Path, list[Path], list[dict[str, str]]]:
+    """The image files at ``path`` (a file, or a folder searched recursively), and the
+    files skipped as not decodable images (``{"file", "reason"}``, listed in one warning).
     """
     if not path.exists():
         raise DataError(f"input={path} does not exist: give an image file or a folder of images")
     candidates = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     candidates = [p for p in candidates if not p.name.startswith(".")]
     reasons = {p: unreadable_reason(p) for p in candidates}
-    skipped = [f"{p}: {why}" for p, why in reasons.items() if why]
-    if skipped:
-        warnings.warn(
-            f"skipped {len(skipped)} file(s) that are not usable images:\n  "
-            + "\n  ".join(skipped),
-            stacklevel=2,
+    root = path if path.is_dir() else path.parent
+    skipped = [
+        {"file": str(p.relative_to(root)), "reason": why} for p, why in reasons.items() if why
+    ]
+    if skipped:  # a log line, not warnings.warn: no source line of litexp's under it
+        log.warning(
+            f"skipped {len(skipped)} file(s) that are not usable images (rows in "
+            f"{PREDICTIONS_FILE}, column skipped):\n  "
+            + "\n  ".join(f"{s['file']}: {s['reason']}" for s in skipped)
         )
     files = [p for p, why in reasons.items() if why is None]
     if not files:
@@ -191,17 +197,23 @@ def find_images(path: Path) -> tuple[Path, list[Path]]:
             f"input={path} holds no usable image ({'/'.join(IMAGE_SUFFIXES)}): give an image "
             "file or a folder of images"
         )
-    return (path if path.is_dir() else path.parent), files
+    return root, files, skipped
 
 
-def write_csv(path: Path, rows: list[dict[str, Any]], k: int) -> None:
-    """``file, class_1, prob_1, ..., class_k, prob_k``: one row per image."""
+def write_csv(
+    path: Path, rows: list[dict[str, Any]], k: int, skipped: list[dict[str, str]] = ()
+) -> None:
+    """``file, class_1, prob_1, ..., class_k, prob_k, skipped``: one row per image, and
+    one per skipped file (no classes, its reason under ``skipped``)."""
     header = ["file"] + [f"{c}_{i}" for i in range(1, k + 1) for c in ("class", "prob")]
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(header)
+        writer.writerow([*header, "skipped"])
         for row in rows:
-            writer.writerow([row["file"]] + [v for c, p in row["top"] for v in (c, f"{p:.4f}")])
+            top = [v for c, p in row["top"] for v in (c, f"{p:.4f}")]
+            writer.writerow([row["file"], *top, ""])
+        for row in skipped:
+            writer.writerow([row["file"], *([""] * 2 * k), row["reason"]])
 
 
 def print_table(rows: list[dict[str, Any]], console: Console | None = None) -> None:

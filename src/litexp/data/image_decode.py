@@ -8,7 +8,7 @@ Training, evaluation and ``predict.py`` all open files through :func:`open_image
   8 bits by their type's range, not clipped (PIL's ``convert("L")`` clips, and a
   16-bit PNG became 99.96% white): 16-bit data by 65535; 32-bit integers by 65535
   when every value fits in 16 bits (PIL decodes some 16-bit files as ``I``), else by
-  2**32 - 1 (negative values clipped to 0); floats in [0, 1] by 1, other floats
+  2**31 - 1 (negative values clipped to 0); floats in [0, 1] by 1, other floats
   min-max to [0, 255].
 * Transparency (RGBA, LA, palette with transparency) is composited on white, CMYK
   and other colour spaces are converted to RGB, then to grey if the model is grey.
@@ -32,7 +32,7 @@ def to_8bit(image: Image.Image) -> Image.Image:
         if low >= 0.0 and high <= 1.0:
             low, high = 0.0, 1.0
     elif image.mode == "I" and values.size and (values.min() < 0 or values.max() > 65535):
-        low, high = 0.0, float(2**32 - 1)
+        low, high = 0.0, float(2**31 - 1)  # PIL's "I" is signed 32-bit
     else:  # 16-bit data, whatever PIL calls its mode
         low, high = 0.0, 65535.0
     scaled = (np.clip(values, low, high) - low) * (255.0 / max(high - low, 1e-12))
