@@ -6,6 +6,12 @@ computed once at the start of fit, for the train and val sets, and the datamodul
 serves them instead of images. ``TransferNet`` sends ``(B, F)`` features straight
 to its head, so loss, metrics, checkpoints and the saved model are unchanged: a
 checkpoint still holds the whole net and classifies images.
+
+A test batch of cached features holds no pixels, so a report cannot draw it: the
+datamodule keeps the files instead. ``datamodule.test_files[i]`` is the path of
+test sample ``i``, in the order of the (unshuffled) test loader, so sample ``j`` of
+test batch ``b`` is ``test_files[b * eval_batch_size + j]``; a report opens those
+files (``litexp.data.image_decode.open_image``) for its misclassified-images grid.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ class FeatureCache(L.Callback):
     The datamodule must offer ``cache_blocker()``, ``image_loader(split)`` and
     ``use_features(dict)`` (``litexp.data.folder.FolderData`` does); the module's
     ``net.backbone`` maps images to ``(B, F)``. Otherwise caching is off, with the
-    reason in the log.
+    reason in the log. The real images stay reachable as ``datamodule.test_files``.
     """
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
