@@ -34,6 +34,12 @@ def _data_path() -> str:
     return data_path.markdown(data_path.measure(repeats=3))
 
 
+def _folder_data() -> str:
+    from benchmarks import folder_data
+
+    return folder_data.markdown(folder_data.measure(repeats=3))
+
+
 def _loop_overhead() -> str:
     from benchmarks import loop_overhead
 
@@ -84,6 +90,7 @@ def _gpu() -> str:
 
 BENCHMARKS: dict[str, Callable[[], str]] = {
     "data_path": _data_path,
+    "folder_data": _folder_data,
     "loop_overhead": _loop_overhead,
     "time_to_accuracy": _time_to_accuracy,
     "transfer": _transfer,
