@@ -91,7 +91,10 @@ def test_killed_study_resumes_and_two_workers_share_it(tmp_path: Path) -> None:
     resumed = [t for t in trials if t.number > 1]
     assert len({t.user_attrs["litexp_worker"] for t in resumed}) == 2
     assert {p.name for p in sweep.iterdir() if p.is_dir()} == {str(t.number) for t in trials}
-    # The summary lists every trial's directory, the killed one as incomplete.
+    # The summary lists every trial's directory, the killed one as retried.
     summary = (sweep / "summary.csv").read_text()
     assert len(summary.strip().splitlines()) == 1 + len(trials)
-    assert "incomplete" in summary
+    retry = next(t.number for t in trials if t.user_attrs.get("litexp_retry_of") == 1)
+    assert f"interrupted, retried as trial {retry}" in summary
+    # The count explains the retry: 1 interrupted trial is not counted.
+    assert "(1 interrupted and retried, not counted), target 4 finished" in "".join(logs)

@@ -20,9 +20,9 @@ GRID = [
     "-m",
     "seed=1,2",
     "trainer=cpu",
-    "trainer.max_epochs=6",
+    "trainer.max_epochs=4",
     "data=circles",
-    "data.n_samples=200",
+    "data.n_samples=120",
 ]
 
 

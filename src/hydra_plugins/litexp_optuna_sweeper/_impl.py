@@ -22,18 +22,21 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
+from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from hydra_plugins.litexp_optuna_sweeper._search_space import parse_search_space
 from litexp.results import METRICS_FILE
 from litexp.sweep.optuna_storage import median_pruner, open_storage, storage_url
+from litexp.sweep.plots import optuna_plots
 from litexp.sweep.pruning import PRUNED_ATTR
 from litexp.sweep.summary import TRIAL_FILE
 
 log = logging.getLogger(__name__)
 WORKER_ATTR = "litexp_worker"  # "host:pid" of the process that asked the trial
 INTERRUPTED_ATTR = "litexp_interrupted"  # its process died: not counted, parameters re-queued
+RETRY_ATTR = "litexp_retry_of"  # a queued trial re-running an interrupted one's parameters
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
@@ -90,12 +93,34 @@ class OptunaSweeperImpl:
                 f"hydra.sweeper.direction={cfg.direction} is invalid: study {cfg.study_name} in "
                 f"{url} was created to {study.direction.name.lower()}; use that, or a new study_name"
             )
-        # With a seed, a resumed study (or a second worker) must not replay the same draws.
-        seed = None if cfg.sampler.seed is None else cfg.sampler.seed + len(study.trials)
-        study.sampler = optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=cfg.sampler.n_startup_trials
-        )
+        study.sampler = self._sampler(None)
         return study, storage
+
+    def _sampler(self, number: int | None) -> optuna.samplers.BaseSampler:
+        """TPE seeded with ``seed + trial number``: the storage numbers trials uniquely, so
+        a resumed study, or two workers started at the same instant, never replay the same
+        draws, and trial N of a study draws the same parameters every time."""
+        seed = self.cfg.sampler.seed
+        if seed is not None and number is not None:
+            seed += number
+        return optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=self.cfg.sampler.n_startup_trials
+        )
+
+    def _ask(
+        self, study: optuna.Study, distributions: dict[str, BaseDistribution]
+    ) -> optuna.trial.Trial:
+        """A new trial (or a queued retry), its parameters drawn by ``_sampler(number)``."""
+        trial = study.ask()
+        study.sampler = self._sampler(trial.number)
+        for name, dist in distributions.items():
+            if isinstance(dist, FloatDistribution):
+                trial.suggest_float(name, dist.low, dist.high, log=dist.log, step=dist.step)
+            elif isinstance(dist, IntDistribution):
+                trial.suggest_int(name, dist.low, dist.high, log=dist.log, step=dist.step)
+            else:
+                trial.suggest_categorical(name, dist.choices)
+        return trial
 
     def _recover_interrupted(
         self, study: optuna.Study, storage: optuna.storages.BaseStorage
@@ -113,7 +138,7 @@ class OptunaSweeperImpl:
                 storage.set_trial_state_values(trial_id, TrialState.FAIL)
             except UpdateFinishedTrialError:
                 continue
-            study.enqueue_trial(trial.params, user_attrs={"litexp_retry_of": trial.number})
+            study.enqueue_trial(trial.params, user_attrs={RETRY_ATTR: trial.number})
             log.warning(
                 f"trial {trial.number} was interrupted (process {pid} is gone): queued again"
             )
@@ -142,8 +167,11 @@ class OptunaSweeperImpl:
         study, self.storage = self._study(url)
         self._recover_interrupted(study, self.storage)
         distributions = {k: p.distribution for k, p in space.items()}
+        interrupted = sum(bool(t.user_attrs.get(INTERRUPTED_ATTR)) for t in study.trials)
+        retried = f" ({interrupted} interrupted and retried, not counted)" if interrupted else ""
         log.info(
-            f"study {cfg.study_name} in {url}: {len(study.trials)} trials so far, target {cfg.n_trials}"
+            f"study {cfg.study_name} in {url}: {len(study.trials)} trials so far{retried}, "
+            f"target {cfg.n_trials} finished"
         )
         returns: list[JobReturn] = []
         while True:
@@ -151,7 +179,7 @@ class OptunaSweeperImpl:
             batch_size = min(cfg.n_jobs, cfg.n_trials - done - running)
             if batch_size <= 0:
                 break
-            trials = [study.ask(distributions) for _ in range(batch_size)]
+            trials = [self._ask(study, distributions) for _ in range(batch_size)]
             for trial in trials:
                 trial.set_user_attr(WORKER_ATTR, _worker())
             overrides = [
@@ -168,6 +196,8 @@ class OptunaSweeperImpl:
                 self._tell(study, trial, result)
             returns.extend(results)
         self._log_best(study)
+        if plots := optuna_plots(study, sweep_dir, cfg.objective):
+            log.info(f"plots: {', '.join(str(p) for p in plots)}")
         return returns
 
     def _tell(self, study: optuna.Study, trial: optuna.trial.Trial, result: JobReturn) -> None:
@@ -199,6 +229,7 @@ class OptunaSweeperImpl:
                 "value": value,
                 "params": trial.params,
                 "error": error,
+                "retry_of": trial.user_attrs.get(RETRY_ATTR),
             }
             (job_dir / TRIAL_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n")
 

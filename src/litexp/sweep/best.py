@@ -28,7 +28,9 @@ def rerun_command(overrides: list[str], argv: list[str] | None = None) -> str:
     argv = sys.argv if argv is None else argv
     if console_command(argv):
         return shlex.join([CONSOLE_SCRIPT, "train", *kept])
-    script = Path(argv[0]).name if argv and argv[0].endswith(".py") else "train.py"
+    script = Path(argv[0]).name if argv else ""
+    if not script.endswith(".py") or script == "__main__.py":  # e.g. python -m pytest
+        script = "train.py"
     return shlex.join(["python", script, *kept])
 
 
@@ -76,5 +78,7 @@ def write_best(
         f"# The best job of sweep {sweep_dir}: {note}.\n"
         f"# Train it again as a single run:  {record['command']}\n"
     )
-    path.write_text(header + yaml.safe_dump(record, sort_keys=False, allow_unicode=True, width=2**16))
+    path.write_text(
+        header + yaml.safe_dump(record, sort_keys=False, allow_unicode=True, width=2**16)
+    )
     return path

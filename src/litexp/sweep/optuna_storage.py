@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import os
+import random
 import re
+import time
 from pathlib import Path
 
 import optuna
@@ -65,6 +67,37 @@ def storage_url(setting: str | None, sweep_dir: str | Path) -> str:
     return str(path if path.is_absolute() else sweep_dir / path)
 
 
+# The extra that installs the PostgreSQL driver SQLAlchemy 2.x uses (psycopg 3).
+POSTGRES_EXTRA = "pip install 'litexp[postgres]'"
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def with_driver(url: str) -> str:
+    """A PostgreSQL URL with the driver that is installed: ``postgresql://`` names no
+    driver, and SQLAlchemy then wants psycopg2 ("Failed to import DB access module");
+    litexp's ``postgres`` extra installs psycopg 3, named ``postgresql+psycopg://``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.split("+")[0] not in ("postgresql", "postgres"):
+        return url
+    driver = scheme.partition("+")[2]
+    if not driver:
+        if _importable("psycopg"):
+            return f"postgresql+psycopg://{rest}"
+        if _importable("psycopg2"):
+            return url
+    elif _importable({"psycopg": "psycopg", "psycopg2": "psycopg2"}.get(driver, driver)):
+        return url
+    raise ConfigError(
+        f"the Optuna storage {without_password(url)} needs a PostgreSQL driver, and none is "
+        f"installed: {POSTGRES_EXTRA} (psycopg 3)"
+    )
+
+
 def open_storage(url: str) -> BaseStorage:
     """The Optuna storage behind ``url`` (from ``storage_url``); SQLite/journal dirs are created."""
     if url.startswith(ENV_PREFIX):  # the URL lives only in the environment
@@ -78,7 +111,23 @@ def open_storage(url: str) -> BaseStorage:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         return RDBStorage(url, engine_kwargs={"connect_args": {"timeout": SQLITE_TIMEOUT_S}})
-    return RDBStorage(url)
+    return _rdb_storage(with_driver(url))
+
+
+def _rdb_storage(url: str, attempts: int = 5) -> RDBStorage:
+    """``RDBStorage(url)``; on a new database, workers started at the same instant all
+    create Optuna's tables, and all but one lose that race (a unique-key violation): they
+    wait a moment and open the tables the winner made."""
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(attempts):
+        try:
+            return RDBStorage(url)
+        except (IntegrityError, ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 + random.random())
+    raise AssertionError("unreachable")
 
 
 def median_pruner(

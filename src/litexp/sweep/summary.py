@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -302,6 +303,13 @@ def summarize(
         best = write_best(rows, sweep_dir, objective, direction, note)
         if best is not None:
             print(f"best job: {best}")
+        if not _has_trials(rows):  # a grid (an Optuna sweep plots its study itself)
+            from litexp.sweep.plots import grid_plots
+
+            if plots := grid_plots(rows, sweep_dir, objective):
+                print(f"plots: {', '.join(str(p) for p in plots)}")
+        # Every job's run (named by its overrides) in one TensorBoard, HPARAMS included.
+        print(f"TensorBoard: tensorboard --logdir {shlex.quote(str(sweep_dir))}")
     return rows
 
 
