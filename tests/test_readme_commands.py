@@ -66,6 +66,13 @@ EXCUSED = {
     "srun python train.py trainer=ddp trainer.num_nodes=2 trainer.devices=4 "
     "hydra.run.dir=logs/train/runs/slurm_$SLURM_JOB_ID": "needs a SLURM cluster",
     "sbatch job.sh": "needs a SLURM cluster",
+    "python train.py -m model.lr=1e-3,1e-2 data=circles,blobs resume=latest": "resumes the "
+    "sweep a stop interrupted, with the same overrides (this test adds its own); "
+    "tests/test_sweep_resume.py stops a sweep with SIGTERM and resumes it",
+    "optuna-dashboard sqlite:///logs/train/optuna/circles_mlp/optuna.db": "a server that runs "
+    "until stopped; tests/test_optuna_dashboard.py starts it on a free port and reads its API",
+    "python train.py -m hparams_search=circles_optuna hydra.sweeper.n_trials=40": "a worker of "
+    "a study on a PostgreSQL server; tests/test_postgres.py runs two on .ci/run's server",
     "torchrun --nnodes=2 --nproc-per-node=4 --node-rank=0 --master-addr=node0 "
     "--master-port=29500 train.py trainer=ddp trainer.num_nodes=2 trainer.devices=4 "
     "hydra.run.dir=/shared/logs/train/runs/exp1": "two machines with 4 GPUs each "
@@ -233,8 +240,9 @@ def is_image_run(path: Path) -> bool:
     return target.startswith("litexp.") and not target.endswith(TOY_DATA)
 
 
-def same_run(words: list[str]) -> Callable[[Path], bool]:
-    """Keeps the runs of the model and data a ``resume=<run>`` command names."""
+def same_run(words: list[str], data: bool = True) -> Callable[[Path], bool]:
+    """Keeps the runs of the model and data a ``resume=<run>`` command names (``data``
+    False: of the model alone, for ``init_from=``, which moves a model to other data)."""
 
     def target(group: str, default: str) -> str:
         option = next((w.split("=", 1)[1] for w in words if w.startswith(f"{group}=")), default)
@@ -244,7 +252,8 @@ def same_run(words: list[str]) -> Callable[[Path], bool]:
         if not (run / "config.yaml").is_file():  # a run that stopped at a config error
             return False
         config = run_config(run)
-        return (config["model"]["_target_"], config["data"]["_target_"]) == wanted
+        got = (config["model"]["_target_"], config["data"]["_target_"])
+        return got == wanted if data else got[0] == wanted[0]
 
     wanted = (target("model", "mlp"), target("data", "circles"))
     return keep
@@ -260,7 +269,9 @@ def fill(token: str, logs: Path, words: tuple[str, ...] = ()) -> str:
         value = newest(f"{logs}/*/runs/*/checkpoints/epoch*.ckpt", is_image_run)
     elif "<" in value:
         pattern = value.replace("<run>", "*").replace("<sweep>", "*").replace("<best>", "epoch*")
-        keep = same_run(list(words)) if key == "resume" else (lambda p: True)
+        keep = (lambda p: True) if key not in ("resume", "init_from") else same_run(
+            list(words), data=key == "resume"
+        )
         value = newest(pattern, keep)
     elif value in ("path/to/images", "<image or folder>"):
         value = str(IMAGES)
