@@ -153,3 +153,44 @@ def test_training_augmentation_is_a_setting_and_blocks_feature_caching(
     assert torch.equal(
         next(iter(augmented.val_dataloader()))[0], next(iter(plain.val_dataloader()))[0]
     )
+
+
+def test_small_images_are_decoded_once_cached_and_redone_when_a_file_changes(
+    tmp_path: Path, caplog
+) -> None:
+    root = make_dataset(tmp_path / "d", per_class=3)
+
+    def load() -> FolderData:
+        data = FolderData(data_dir=root, image_size=16, cache_dir=tmp_path / "cache", num_workers=0)
+        data.setup("fit")
+        return data
+
+    with caplog.at_level(logging.INFO, logger="litexp.data.image_cache"):
+        first = load()
+    assert first.in_memory and "decoded 6 train images once to (3, 16, 16)" in caplog.text
+    x, y = next(iter(first.val_dataloader()))
+    assert x.dtype == torch.uint8 and x.shape == (6, 3, 16, 16)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="litexp.data.image_cache"):
+        again = load()
+    assert "decoded" not in caplog.text  # read from the cache
+    assert torch.equal(next(iter(again.val_dataloader()))[0], x)
+    changed = root / "val" / "class0" / "img000.png"
+    Image.new("RGB", (40, 40), (255, 255, 255)).save(changed)  # now all white
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="litexp.data.image_cache"):
+        fresh = load()
+    assert "decoded 6 val images once" in caplog.text and "train images" not in caplog.text
+    files = [Path(p).name for p in fresh.test_files]
+    assert (next(iter(fresh.val_dataloader()))[0][files.index("img000.png")] == 255).all()
+
+
+def test_test_files_name_each_test_sample_in_loader_order(tmp_path: Path) -> None:
+    root = make_dataset(tmp_path / "d", per_class=5, splits=("train", "val", "test"))
+    data = FolderData(data_dir=root, image_size=16, num_workers=0, eval_batch_size=4)
+    data.setup("test")
+    labels = torch.cat([y for _, y in data.test_dataloader()])
+    assert len(data.test_files) == len(labels) == 10
+    for path, label in zip(data.test_files, labels.tolist(), strict=True):
+        assert Path(path).parent.name == data.class_names[label]
+        assert Path(path).parts[-3] == "test"
