@@ -65,6 +65,12 @@ def _sweep() -> str:
     return "\n".join(row + cmd for row in sweep.markdown_rows(sweep.run()))
 
 
+def _soak() -> str:
+    from benchmarks import soak
+
+    return "\n".join(soak.markdown_rows(soak.run()))
+
+
 def _gpu() -> str:
     rows = []
     for path in sorted((HERE / "results").glob("gpu_*.json")):
@@ -95,6 +101,7 @@ BENCHMARKS: dict[str, Callable[[], str]] = {
     "time_to_accuracy": _time_to_accuracy,
     "transfer": _transfer,
     "sweep": _sweep,
+    "soak": _soak,
     "gpu": _gpu,
 }
 

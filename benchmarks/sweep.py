@@ -56,6 +56,12 @@ def _sweep(args: list[str], log_dir: Path) -> tuple[float, str, Path]:
     return wall, proc.stdout + proc.stderr, sweeps[-1]
 
 
+def job_dir(sweep: Path, num: int) -> Path:
+    """Job ``num``'s directory: ``<num>_<its swept values>`` (litexp.sweep.naming)."""
+    (found,) = sweep.glob(f"{num}_*")
+    return found
+
+
 def per_job_overhead(jobs: int = 6) -> dict[str, float]:
     """Seconds a sequential sweep spends per job outside the job's own ``train()``."""
     if jobs < 3:
@@ -71,7 +77,7 @@ def per_job_overhead(jobs: int = 6) -> dict[str, float]:
                 stamp = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f")
                 launches[int(m.group(2))] = stamp.timestamp()
         walls = {
-            i: json.loads((sweep / str(i) / "metrics.json").read_text())["wall_time_s"]
+            i: json.loads((job_dir(sweep, i) / "metrics.json").read_text())["wall_time_s"]
             for i in range(jobs)
         }
     # Job 0 also imports torch/Lightning (train.py defers it until Hydra accepted the
@@ -94,7 +100,8 @@ def parallel_vs_sequential(repeats: int = 2) -> dict[str, float]:
             wall, _, sweep = _sweep(args, Path(tmp))
             seq.append(wall)
             job += [
-                json.loads((sweep / j / "metrics.json").read_text())["wall_time_s"] for j in "01"
+                json.loads((job_dir(sweep, j) / "metrics.json").read_text())["wall_time_s"]
+                for j in (0, 1)
             ]
             par.append(_sweep(["hydra/launcher=parallel", *args], Path(tmp))[0])
     return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -50,12 +51,36 @@ def test_parallel_launcher_runs_two_jobs_with_their_share_of_the_cores(tmp_path:
         assert f"torch threads per job: {expected} " in (job / "train.log").read_text()
 
 
+def _span(train_log: Path) -> tuple[datetime, datetime]:
+    """When a job ran: the first and last time stamps of its train.log."""
+    stamps = [
+        datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f")
+        for line in train_log.read_text().splitlines()
+        if line.startswith("[20")
+    ]
+    return stamps[0], stamps[-1]
+
+
 @pytest.mark.slow
 def test_submitit_local_launcher_runs_the_sweep(tmp_path: Path) -> None:
-    """hydra/launcher=submitit_local: the SLURM launcher's code path, on this machine."""
+    """hydra/launcher=submitit_local: the SLURM launcher's code path, on this machine;
+    3 jobs, at most 2 at once (max_batch_size), each with its share of the cores."""
     proc = run_cli(
-        "train.py", "-m", "hydra/launcher=submitit_local", "model.lr=0.05", *TINY, cwd=tmp_path
-    )
+        "train.py", "-m", "hydra/launcher=submitit_local", "model.lr=0.05,0.1,0.2", *TINY,
+        cwd=tmp_path,
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
-    (row,) = _summary(tmp_path)
-    assert row["status"] == "completed" and float(row["val/acc"]) > 0.5
+    rows = _summary(tmp_path)
+    assert len(rows) == 3 and all(r["status"] == "completed" for r in rows)
+    sweep = next((tmp_path / "logs" / "train" / "multiruns").iterdir())
+    said = proc.stdout + proc.stderr
+    assert f"submitit: each job's output is in {sweep / '.submitit'}" in said
+    assert not (sweep / ".submitit" / "%j").exists()  # no stray folder
+    assert list((sweep / ".submitit").glob("*_0_log.out"))  # the jobs' output is there
+    jobs = sorted(sweep.glob("[0-9]_*"))
+    expected = threads_per_job(2, available_cores())
+    for job in jobs:
+        assert f"torch threads per job: {expected} " in (job / "train.log").read_text()
+    spans = [_span(job / "train.log") for job in jobs]
+    # Never 3 at once: some job starts only after another has ended.
+    assert any(b[0] > a[1] for a in spans for b in spans), spans

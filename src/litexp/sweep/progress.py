@@ -94,6 +94,12 @@ class SweepProgress(Callback):
         self.sweep_dir = Path(str(config.hydra.sweep.dir))
         self.task_overrides = [str(o) for o in config.hydra.overrides.task]
         self.ended = False
+        folder = OmegaConf.select(config, "hydra.launcher.submitit_folder")
+        if folder:  # jobs in other processes: their console output is in files
+            log.info(
+                f"submitit: each job's output is in {folder} (<job id>_0_log.out and .err), "
+                "its train.log in its own directory"
+            )
         atexit.register(self._on_exit)
         if threading.current_thread() is threading.main_thread():
             for signum in self.SIGNALS:

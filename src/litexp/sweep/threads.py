@@ -41,6 +41,9 @@ class JobThreads(Callback):
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         n_jobs = OmegaConf.select(config, "hydra.launcher.n_jobs")
+        target = str(OmegaConf.select(config, "hydra.launcher._target_") or "")
+        if n_jobs is None and target.endswith("LocalLauncher"):  # submitit on this machine:
+            n_jobs = OmegaConf.select(config, "hydra.sweeper.max_batch_size")  # jobs at once
         if n_jobs is None:  # the basic launcher (one job at a time) or a cluster launcher
             return
         import torch
