@@ -78,9 +78,12 @@ def log_hparams(
     objective: str | None = None,
     text: str | None = None,
     step: int = 0,
+    swept: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     """One HPARAMS entry per run (and its text summary): the parameters against the run's
     real final metrics, the objective first (TensorBoard opens with these columns).
+    The ``swept`` parameters are marked as differing between runs: TensorBoard lists
+    those first (and shows them ticked), then the others by name.
 
     Written directly (not through ``TensorBoardLogger.log_hyperparams``, which would log
     the metrics again as extra points at step 0). The HPARAMS tab reads each metric's
@@ -97,10 +100,24 @@ def log_hparams(
         if isinstance(logger, TensorBoardLogger):
             writer = logger.experiment
             for summary in hparams(params, metric_values):
+                _mark_swept(summary, swept)
                 writer._get_file_writer().add_summary(summary)
             if text:
                 writer.add_text("summary", text, step)
             writer.close()  # joins the writer's thread
+
+
+def _mark_swept(summary: Any, swept: set[str] | frozenset[str]) -> None:
+    """Set ``differs`` on the experiment summary's swept parameters (in place)."""
+    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
+
+    for value in summary.value:
+        if value.tag != metadata.EXPERIMENT_TAG:
+            continue
+        data = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
+        for info in data.experiment.hparam_infos:
+            info.differs = info.name in swept
+        value.metadata.plugin_data.content = data.SerializeToString()
 
 
 def _fmt(value: Any) -> str:

@@ -11,6 +11,7 @@ run directory above it is what keeps runs apart.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 # Where or how a run is kept, not what it is: never part of a run's name.
@@ -80,3 +81,57 @@ def run_label(task_name: str, overrides: list[str], trial: int | None = None) ->
 def label_of(task_name: Any) -> tuple[str, str]:
     """``run_label`` for the running Hydra job."""
     return run_label(str(task_name), job_overrides(), optuna_trial())
+
+
+_SWEEP_FUNCTIONS = ("choice(", "range(", "interval(", "glob(", "tag(")
+
+
+def _is_sweep_value(value: str) -> bool:
+    """``0.01,0.05`` or ``choice(...)``: several values, outside brackets and quotes."""
+    if value.strip().startswith(_SWEEP_FUNCTIONS):
+        return True
+    depth, quote = 0, ""
+    for c in value:
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c in "[{(":
+            depth += 1
+        elif c in "]})":
+            depth -= 1
+        elif c == "," and depth == 0:
+            return True
+    return False
+
+
+def swept_keys(overrides: list[str] | None = None) -> set[str]:
+    """The keys this job's sweep varies: a sweeper's search space (Optuna's ``params``)
+    and the sweep's ``key=a,b`` / ``key=choice(...)`` overrides, as the command gave them
+    (Hydra keeps them in the sweep dir's ``multirun.yaml``; a job sees only its own)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    keys: set[str] = set()
+    if overrides is None:
+        overrides = []
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+            hydra = HydraConfig.get()
+            keys |= {str(k) for k in (hydra.sweeper.get("params") or {})}
+            overrides = _sweep_overrides(Path(str(hydra.sweep.dir)) / "multirun.yaml")
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if sep and _is_sweep_value(value):
+            keys.add(key.lstrip("+~"))
+    return keys
+
+
+def _sweep_overrides(path: Path) -> list[str]:
+    """The sweep's overrides as typed, from Hydra's ``multirun.yaml`` (data, not code)."""
+    import yaml
+
+    try:
+        saved = yaml.safe_load(path.read_text()) or {}
+        return [str(o) for o in saved["hydra"]["overrides"]["task"]]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return []

@@ -17,8 +17,8 @@ from litexp.config import to_plain
 from litexp.distributed import end_ddp_job, is_global_zero_process
 from litexp.errors import Interrupted, first_line
 from litexp.fit_report import fit_report, log_diagnosis
-from litexp.needs_gpu import skip_without_gpu
 from litexp.init_from import init_from
+from litexp.needs_gpu import skip_without_gpu
 from litexp.preflight import check_disk_space, check_run_config
 from litexp.results import (
     METRICS_FILE,
@@ -72,6 +72,14 @@ def hparams_of(cfg: DictConfig, overrides: list[str] | None = None) -> dict[str,
             value = named[key] if isinstance(value, dict) else value  # a group: its option
         params.setdefault(name, readable(value))
     return params
+
+
+def swept_hparams() -> set[str]:
+    """The HPARAMS columns this job's sweep varies (``model.lr`` is the ``lr`` column)."""
+    from litexp.run_names import swept_keys
+
+    fixed_name = {key: name for name, key in FIXED_HPARAMS.items()}
+    return {fixed_name.get(key, key) for key in swept_keys()}
 
 
 def _group_choice(cfg: DictConfig, group: str) -> str:
@@ -188,6 +196,9 @@ def _fit_and_test(
         print(f"litexp: continuing from {resume_from}", file=sys.stderr)
     trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     fit_metrics = scalars({k: v for k, v in trainer.callback_metrics.items() if k in FINAL_METRICS})
+    # Before test(): it restores the callbacks' states from the best checkpoint, which
+    # may predate this run's last save.
+    last = newest_checkpoint(trainer) or None
     # history, diagnosis, early stop, parameters, head (litexp.fit_report)
     report = fit_report(trainer, model, (cfg.get("objective") or {}).get("target_acc"))
 
@@ -220,7 +231,7 @@ def _fit_and_test(
         if isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_score is not None
         else None,
         "monitor": checkpoint.monitor if isinstance(checkpoint, ModelCheckpoint) else None,
-        "last_checkpoint": newest_checkpoint(trainer) or None,
+        "last_checkpoint": last,
         "seed": cfg.seed,
         "wall_time_s": round(time.perf_counter() - start, 3),
         "run_dir": str(out),
@@ -236,6 +247,7 @@ def _fit_and_test(
             objective=(cfg.get("objective") or {}).get("metric"),
             text=summary_text(summary, command_line(), job_overrides()),
             step=trainer.global_step,
+            swept=swept_hparams(),
         )
         print_summary(summary)
     return summary
