@@ -134,9 +134,9 @@ CASES = [
     Case("objective-unknown", ("objective.metric=val/nope",), ("objective.metric='val/nope' is invalid", "val/acc")),
     Case("direction-unknown", ("objective.direction=banana",), ("direction='banana' is invalid", "maximize")),
     Case("resume-a-file", ("resume={a_file}",), ("resume=", "not a litexp run directory")),
-    Case("ckpt-missing", ("ckpt_path={tmp}/nope.ckpt",), ("nope.ckpt",)),
-    Case("ckpt-not-a-checkpoint", ("ckpt_path={a_file}",), ("{a_file}",)),
-    Case("ckpt-a-directory", ("ckpt_path={empty_dir}",), ("{empty_dir}",)),
+    Case("init-from-missing", ("init_from={tmp}/nope.ckpt",), ("nope.ckpt does not exist", "give init_from=")),
+    Case("init-from-not-a-checkpoint", ("init_from={a_file}",), ("{a_file}",)),
+    Case("init-from-a-directory", ("init_from={empty_dir}",), ("{empty_dir}",)),
     # eval.py and predict.py values.
     Case("eval-ckpt-missing", ("ckpt_path={tmp}/nope.ckpt",), ("nope.ckpt",), script=E),
     Case("eval-ckpt-not-a-checkpoint", ("ckpt_path={a_file}",), ("{a_file}",), script=E),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pickle
 import re
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,10 @@ def _check_plain(value: Any, where: str, path: Path) -> None:
         )
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
+def load_checkpoint(path: str | Path, key: str = "ckpt_path") -> dict[str, Any]:
     """Load a checkpoint without executing pickled code (``weights_only=True``).
+
+    ``key``: the option that named the file (``ckpt_path``, ``init_from``), for messages.
 
     Raises:
         CheckpointError: missing, empty, truncated/corrupt, unsafe, or not written by
@@ -50,7 +53,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist: give ckpt_path=<a .ckpt file>")
+        raise CheckpointError(f"checkpoint {path} does not exist: give {key}=<a .ckpt file>")
     if path.stat().st_size == 0:
         raise CheckpointError(f"checkpoint {path} is empty (0 bytes): use another checkpoint")
     if not zipfile.is_zipfile(path):
@@ -91,33 +94,41 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
+def first_mismatch(
+    own: dict[str, torch.Tensor], theirs: dict[str, torch.Tensor], skip: Sequence[str] = ()
+) -> str | None:
+    """The first weight (in the model's order) whose name or shape differs, said in words.
+
+    ``skip``: weights not compared (a head that ``init_from=`` re-initialises).
+    """
+    for key, tensor in own.items():
+        if key in skip:
+            continue
+        if key not in theirs:
+            return f"the checkpoint lacks {key}"
+        if tuple(theirs[key].shape) != tuple(tensor.shape):
+            return (
+                f"{key} has shape {tuple(theirs[key].shape)} in the checkpoint, "
+                f"{tuple(tensor.shape)} here"
+            )
+    unexpected = [k for k in theirs if k not in own]
+    if unexpected:
+        return f"the checkpoint has {unexpected[0]}, unknown to this model"
+    return None
+
+
 def check_fits(ckpt: dict[str, Any], model: torch.nn.Module, path: str | Path) -> None:
     """Raise a CheckpointError naming the first weight whose name or shape differs."""
-    own = model.state_dict()
-    theirs = ckpt["state_dict"]
-    cfg = ckpt["litexp"]["config"].get("model", {})
-    held = (
-        f"it holds {cfg.get('_target_', '?')} for "
-        f"{ckpt['litexp']['data'].get('num_classes', '?')} classes"
-    )
-    for key, tensor in own.items():
-        if key in theirs and tuple(theirs[key].shape) != tuple(tensor.shape):
-            raise CheckpointError(
-                f"checkpoint {path} does not fit this model ({held}): {key} has shape "
-                f"{tuple(theirs[key].shape)} in the checkpoint, {tuple(tensor.shape)} here; "
-                "use the model and data options the checkpoint was trained with"
-            )
-    missing = [k for k in own if k not in theirs]
-    unexpected = [k for k in theirs if k not in own]
-    if missing or unexpected:
-        what = (
-            f"the checkpoint lacks {', '.join(missing[:3])}"
-            if missing
-            else f"the checkpoint has {', '.join(unexpected[:3])}, unknown to this model"
+    problem = first_mismatch(model.state_dict(), ckpt["state_dict"])
+    if problem:
+        cfg = ckpt["litexp"]["config"].get("model", {})
+        held = (
+            f"it holds {cfg.get('_target_', '?')} for "
+            f"{ckpt['litexp']['data'].get('num_classes', '?')} classes"
         )
         raise CheckpointError(
-            f"checkpoint {path} does not fit this model ({held}): {what}; "
-            "use the model and data options the checkpoint was trained with"
+            f"checkpoint {path} does not fit this model ({held}): {problem}; use the model "
+            "and data options the checkpoint was trained with"
         )
 
 
@@ -160,7 +171,8 @@ def rebuild(
     if trained_for is not None and now != trained_for:
         raise CheckpointError(
             f"checkpoint {path} was trained for {trained_for} classes, but the data now has "
-            f"{now}: point data_dir at the data it was trained on"
+            f"{now}: point data_dir at the data it was trained on (to fine-tune it on this "
+            f"data, a new run: python train.py <options> init_from={path})"
         )
     check_fits(ckpt, model, path)
     model.load_state_dict(ckpt["state_dict"])
