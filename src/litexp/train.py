@@ -23,6 +23,7 @@ from litexp.preflight import check_disk_space, check_run_config
 from litexp.results import (
     METRICS_FILE,
     log_hparams,
+    log_to_trackers,
     print_summary,
     scalars,
     summary_text,
@@ -32,7 +33,7 @@ from litexp.resume import plan_resume, resume_command
 from litexp.run_dir import CHECKPOINT_DIR, check_writable
 from litexp.run_info import command_line, write_run_info
 from litexp.run_lock import RunLock
-from litexp.run_names import job_overrides
+from litexp.run_names import job_overrides, label_of
 from litexp.spec import spec_of
 from litexp.sweep.resume import resume_sweep_job
 
@@ -240,15 +241,18 @@ def _fit_and_test(
     if trainer.is_global_zero:
         write_json_atomic(out / METRICS_FILE, summary)
         log_diagnosis(trainer, report)
+        params = {**hparams_of(cfg), "status": summary["status"]}
         log_hparams(
             trainer.loggers,
-            {**hparams_of(cfg), "status": summary["status"]},
+            params,
             metrics,
             objective=(cfg.get("objective") or {}).get("metric"),
             text=summary_text(summary, command_line(), job_overrides()),
             step=trainer.global_step,
             swept=swept_hparams(),
         )
+        name, version = label_of(cfg.get("task_name", "train"))
+        log_to_trackers(trainer.loggers, params, summary, f"{name}/{version}" if version else name)
         print_summary(summary)
     return summary
 
