@@ -107,6 +107,27 @@ def log_hparams(
             writer.close()  # joins the writer's thread
 
 
+def log_to_trackers(
+    loggers: list[Logger], params: dict[str, Any], summary: Mapping[str, Any], name: str
+) -> None:
+    """The other loggers get the same parameters as HPARAMS (``log_hyperparams``); MLflow
+    also the run's tags (name, status, run directory) and the best checkpoint as an
+    artifact (``checkpoints/``)."""
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            continue
+        logger.log_hyperparams(params)
+        if type(logger).__name__ == "MLFlowLogger":
+            client, run_id = logger.experiment, logger.run_id
+            tags = {"litexp.run": name, "litexp.status": summary["status"]}
+            tags["litexp.run_dir"] = str(summary["run_dir"])
+            for key, value in tags.items():
+                client.set_tag(run_id, key, value)
+            if summary.get("best_checkpoint"):
+                client.log_artifact(run_id, summary["best_checkpoint"], "checkpoints")
+        logger.save()
+
+
 def _mark_swept(summary: Any, swept: set[str] | frozenset[str]) -> None:
     """Set ``differs`` on the experiment summary's swept parameters (in place)."""
     from tensorboard.plugins.hparams import metadata, plugin_data_pb2
