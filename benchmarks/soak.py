@@ -107,7 +107,14 @@ def run(jobs: int = 50) -> dict[str, Any]:
         for a, b in zip(later, later[1:], strict=False)
         if a["wall_time_s"] is not None
     ]
+    # The overhead's two parts: inside the job after train() returned (its end-of-run work,
+    # the trainer's teardown, Hydra's job end), and between jobs (Hydra composing the next
+    # job's config, setting up its directory and logging).
+    after = [s["ended"] - s["started"] - s["wall_time_s"] for s in later if s["wall_time_s"]]
+    between = [b["started"] - a["ended"] for a, b in zip(later, later[1:], strict=False)]
     return {
+        "after_train_median_s": statistics.median(after),
+        "between_jobs_median_s": statistics.median(between),
         "jobs": len(samples),
         "total_s": total,
         "os_threads": [s["os_threads"] for s in samples],
@@ -140,6 +147,9 @@ def markdown_rows(r: dict[str, Any]) -> list[str]:
         f"| soak: per-job overhead, jobs {FROM_JOB + 1}-{n} (job's own train() "
         f"{r['job_wall_median_s']:.2f} s) | {r['overhead_median_s']:.3f} s median, "
         f"{r['overhead_max_s']:.3f} s max | < {OVERHEAD_TARGET_S} s ({met(over_ok)}) | {cmd} |",
+        f"| soak: overhead's parts: in the job after train() / between jobs | "
+        f"{r['after_train_median_s']:.3f} s / {r['between_jobs_median_s']:.3f} s (medians) | | "
+        f"{cmd} |",
     ]
 
 

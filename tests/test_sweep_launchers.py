@@ -63,10 +63,11 @@ def _span(train_log: Path) -> tuple[datetime, datetime]:
 
 @pytest.mark.slow
 def test_submitit_local_launcher_runs_the_sweep(tmp_path: Path) -> None:
-    """hydra/launcher=submitit_local: the SLURM launcher's code path, on this machine;
+    """hydra/launcher=local (submitit_local): the SLURM launcher's code path, here;
     3 jobs, at most 2 at once (max_batch_size), each with its share of the cores."""
     proc = run_cli(
-        "train.py", "-m", "hydra/launcher=submitit_local", "model.lr=0.05,0.1,0.2", *TINY,
+        "train.py", "-m", "hydra/launcher=local", "hydra.sweeper.max_batch_size=2",
+        "model.lr=0.05,0.1,0.2", *TINY,
         cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
