@@ -16,9 +16,6 @@ from tests.conftest import (
     SHARED_DATA,
     compose_config,
     needs_shared_data,
-    only_run_dir,
-    read_metrics,
-    run_cli,
 )
 
 DATA = SHARED_DATA / "hymenoptera_data"
@@ -26,25 +23,29 @@ WEIGHTS = SHARED_DATA / "pretrained" / "timm_mobilenetv2_100_coral.safetensors"
 
 
 @needs_shared_data("hymenoptera_data")
-def test_cnn_trains_on_an_image_folder_at_64px_and_predicts(tmp_path: Path) -> None:
-    """The user's command: a TinyVGG from scratch on the ants/bees photos at 64x64."""
-    result = run_cli(
-        "train.py",
-        "model=cnn",
-        "data=folder",
-        f"data.data_dir={DATA}",
-        "data.image_size=64",
-        "trainer.max_epochs=1",
-        cwd=tmp_path,
+def test_cnn_trains_on_an_image_folder_at_64px_and_predicts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The README's command: a TinyVGG from scratch on the ants/bees photos at 64x64."""
+    cfg = compose_config(
+        "train",
+        [
+            f"paths.output_dir={tmp_path / 'run'}",
+            f"paths.data_dir={tmp_path / 'data'}",
+            "model=cnn",
+            "data=folder",
+            f"data.data_dir={DATA}",
+            "data.image_size=64",
+            "trainer.max_epochs=1",
+        ],
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    run_dir = only_run_dir(tmp_path / "logs")
-    assert "test/acc" in read_metrics(run_dir)["metrics"]
-    log = (run_dir / "train.log").read_text()
+    with caplog.at_level(logging.INFO, logger="litexp.data.image_cache"):
+        summary = train(cfg)
+    assert summary["status"] == "completed" and "test/acc" in summary["metrics"]
     # Small images are decoded once into memory (245 train files, the .gif skipped).
-    assert "decoded 244 train images once to (3, 64, 64)" in log, log[-2000:]
-    assert "decoded 153 val images once to (3, 64, 64)" in log
-    ckpt = next((run_dir / "checkpoints").glob("epoch*.ckpt"))
+    assert "decoded 244 train images once to (3, 64, 64)" in caplog.text
+    assert "decoded 153 val images once to (3, 64, 64)" in caplog.text
+    ckpt = Path(summary["best_checkpoint"])
     data = load_checkpoint(ckpt)["litexp"]["data"]
     assert data["input_shape"] == [3, 64, 64] and data["class_names"] == ["ants", "bees"]
     # predict.py prepares new photos from the checkpoint alone, at the size trained at.
