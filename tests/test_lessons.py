@@ -16,7 +16,12 @@ from litexp.data.toy import Circles
 from litexp.diagnosis import diagnose, epochs_to
 from tests.conftest import SHARED_DATA, needs_shared_data, run_cli
 
-TINY = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1"]
+TINY = [
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+]
 FASHION = f"data.data_dir={SHARED_DATA / 'fashion_mnist'}"
 
 
@@ -123,7 +128,7 @@ def test_overfitting_is_diagnosed_and_early_stopping_ends_near_it(tmp_path: Path
         FASHION,
         "model.dropout=0.0",
         "callbacks.early_stopping.patience=null,2",
-        "trainer.max_epochs=10",
+        "trainer.max_epochs=8",
     )
     plain = by(rows, "callbacks.early_stopping.patience", "null")
     stopped = by(rows, "callbacks.early_stopping.patience", "2")
@@ -131,11 +136,11 @@ def test_overfitting_is_diagnosed_and_early_stopping_ends_near_it(tmp_path: Path
     assert diagnosis["verdict"] == "overfitting", diagnosis
     assert plain["diagnosis"].startswith(f"overfitting from epoch {diagnosis['from_epoch']}")
     assert diagnosis["figures"]["gap"] > 0.2
-    assert plain["result"]["early_stopping"] is None and plain["result"]["epochs"] == 10
+    assert plain["result"]["early_stopping"] is None and plain["result"]["epochs"] == 8
     stop = stopped["result"]["early_stopping"]
     assert stop["monitor"] == "val/loss" and stop["patience"] == 2
     # Stopped 2 epochs after the val loss minimum, i.e. right where overfitting began.
-    assert stop["stopped_epoch"] == stopped["result"]["epochs"] < 10
+    assert stop["stopped_epoch"] == stopped["result"]["epochs"] < 8
     best = stopped["result"]["diagnosis"]["figures"]["best_epoch"]
     assert stop["stopped_epoch"] == best + 2
     assert stopped["stopped_epoch"] == str(stop["stopped_epoch"])
