@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -11,7 +10,6 @@ from typing import Any
 import yaml
 
 from litexp.packaging import CONSOLE_SCRIPT, as_typed, console_command
-from litexp.sweep.summary import TRIAL_FILE, JobRow
 
 BEST_FILE = "best.yaml"
 
@@ -35,10 +33,11 @@ def rerun_command(overrides: list[str], argv: list[str] | None = None) -> str:
 
 
 def write_best(
-    rows: list[JobRow], sweep_dir: Path, objective: str, direction: str, note: str
+    rows: list[Any], sweep_dir: Path, objective: str, direction: str, note: str
 ) -> Path | None:
-    """``<sweep_dir>/best.yaml`` for the first row of ``rows`` (sorted, best first) that
-    has the objective; ``None`` (and no file) when no job has it."""
+    """``<sweep_dir>/best.yaml`` for the first row of ``rows`` (the summary's
+    ``JobRow``s, best first) that has the objective; ``None`` (and no file) when no job
+    has it."""
     best = next(
         (
             r
@@ -67,13 +66,9 @@ def write_best(
         if best.best_checkpoint
         else None,
     }
-    try:
-        trial = json.loads((sweep_dir / best.job / TRIAL_FILE).read_text())
-    except (OSError, ValueError):
-        trial = None
-    if isinstance(trial, dict):  # an Optuna sweep: the trial and its sampled parameters
-        record["trial"] = trial.get("number")
-        record["params"] = trial.get("params")
+    if best.trial is not None:  # an Optuna sweep: the trial and its sampled parameters
+        record["trial"] = best.trial
+        record["params"] = best.params
     header = (
         f"# The best job of sweep {sweep_dir}: {note}.\n"
         f"# Train it again as a single run:  {record['command']}\n"

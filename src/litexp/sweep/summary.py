@@ -49,6 +49,7 @@ class JobRow:
     epochs: int | None = None  # epochs trained (fewer than max_epochs: pruned, early-stopped)
     best_checkpoint: str = ""  # relative to the job's directory
     retry_of: int | None = None  # an Optuna trial re-running an interrupted trial's parameters
+    params: dict[str, Any] = field(default_factory=dict)  # an Optuna trial's sampled values
     lesson: dict[str, str] = field(default_factory=dict)  # litexp.sweep.lesson_columns
 
 
@@ -101,6 +102,7 @@ def read_job(job_dir: Path, sweep_dir: Path) -> JobRow:
     if trial is not None:
         row.trial = trial.get("number")
         row.retry_of = trial.get("retry_of")
+        row.params = dict(trial.get("params") or {})
         if trial.get("state") == "pruned" and row.status == "completed":
             row.status = "pruned"
     return row
