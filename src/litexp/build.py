@@ -8,6 +8,7 @@ the builder passes a model only the spec fields its constructor names.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 from pathlib import Path
 from typing import Any
@@ -108,10 +109,19 @@ def run_name_kwargs(cfg: DictConfig, node: DictConfig, *, resuming: bool) -> dic
             return {"name": str(rel.parent), "version": rel.name}
         name, version = label_of(cfg.get("task_name", "train"))
         return {"name": name, "version": version}
-    if "run_name" in node and node.run_name is None:
-        name, version = label_of(cfg.get("task_name", "train"))
-        return {"run_name": f"{name}/{version}" if version else name}
-    return {}
+    if target.endswith("MLFlowLogger") and importlib.util.find_spec("mlflow") is None:
+        raise ConfigError("logger=mlflow needs MLflow: pip install 'litexp[mlflow]'")
+    if "run_name" not in node or node.run_name is not None:
+        return {}
+    name, version = label_of(cfg.get("task_name", "train"))
+    kwargs: dict[str, Any] = {"run_name": f"{name}/{version}" if version else name}
+    uri = str(node.get("tracking_uri") or "")
+    if uri.startswith("sqlite:///"):  # a local MLflow store: its folder, files beside it
+        store = Path(uri[len("sqlite:///") :]).parent
+        store.mkdir(parents=True, exist_ok=True)  # SQLite creates no folders
+        if "artifact_location" in node and node.artifact_location is None:
+            kwargs["artifact_location"] = str(store / "artifacts")
+    return kwargs
 
 
 def build_trainer(

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 # Where or how a run is kept, not what it is: never part of a run's name.
-NOT_NAMING = ("paths.", "hydra.", "resume", "ckpt_path", "experiment", "hparams_search", "debug")
+NOT_NAMING = (
+    "paths.", "hydra.", "resume", "ckpt_path", "experiment", "hparams_search", "debug", "logger"
+)  # fmt: skip
 MAX_CHARS = 120
 _FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
 
