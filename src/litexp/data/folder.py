@@ -20,22 +20,21 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from litexp.checks import fraction, is_int, positive_int
 from litexp.data.base import InMemoryData
 from litexp.data.batch_augment import random_crop_flip
-from litexp.data.folder_scan import (  # noqa: F401  (IMAGE_SUFFIXES: re-exported)
+from litexp.data.folder_scan import (  # noqa: F401  (re-exported for predict.py)
     IMAGE_SUFFIXES,
     class_difference,
     class_dirs,
-    image_files,
+    hold_out,
+    scan_split,
     unreadable_reason,
 )
 from litexp.data.image_cache import decoded_split
@@ -237,7 +236,12 @@ class FolderData(InMemoryData):
         # litexp's builder refuses a model without preprocessing before training starts.
         assert self.preprocessing is not None, "set_preprocessing() first"
         skipped: list[str] = []
-        found = {s: self._scan(s, skipped) for s in self.split_dirs}
+        found = {
+            split: scan_split(
+                self.root, folder, self.on_disk[split], self.class_names, self.num_workers, skipped
+            )
+            for split, folder in self.split_dirs.items()
+        }
         if skipped:
             warnings.warn(
                 f"{self.root}: skipped {len(skipped)} file(s) that are not usable images:\n  "
@@ -245,7 +249,13 @@ class FolderData(InMemoryData):
                 stacklevel=2,
             )
         if "val" not in found:
-            found["train"], found["val"] = self._hold_out(found["train"])
+            found["train"], found["val"] = hold_out(
+                found["train"],
+                self.class_names,
+                self.split_dirs["train"],
+                self.val_fraction,
+                self.seed,
+            )
         self.samples = {
             split: [(str(p), label) for p, label in items] for split, items in found.items()
         }
@@ -263,44 +273,6 @@ class FolderData(InMemoryData):
                 )
                 labels = torch.tensor([label for _, label in items], dtype=torch.long)
                 self.splits[split] = TensorSplit(images, labels)
-
-    def _scan(self, split: str, skipped: list[str]) -> list[tuple[Path, int]]:
-        found: list[tuple[Path, int]] = []
-        for label, name in enumerate(self.class_names):
-            folder = self.split_dirs[split] / self.on_disk[split][name]
-            files = image_files(folder)
-            with ThreadPoolExecutor(max(1, self.num_workers)) as pool:
-                reasons = list(pool.map(unreadable_reason, files))
-            good = [f for f, why in zip(files, reasons, strict=True) if why is None]
-            skipped += [
-                f"{f.relative_to(self.root)}: {why}"
-                for f, why in zip(files, reasons, strict=True)
-                if why
-            ]
-            if not good:
-                raise DataError(
-                    f"class folder {folder} has no usable images ({len(files)} file(s), none "
-                    f"a decodable {'/'.join(IMAGE_SUFFIXES)}): add images or remove the folder"
-                )
-            found += [(f, label) for f in good]
-        return found
-
-    def _hold_out(self, items: list[tuple[Path, int]]) -> tuple[list, list]:
-        """Per class, hold out ``val_fraction`` of the images (at least one), seeded."""
-        rng = np.random.default_rng(self.seed)
-        train, val = [], []
-        for label, name in enumerate(self.class_names):
-            mine = [it for it in items if it[1] == label]
-            if len(mine) < 2:
-                raise DataError(
-                    f"class folder {self.split_dirs['train'] / name} has {len(mine)} usable "
-                    "image: at least 2 are needed to split it into train and val"
-                )
-            order = rng.permutation(len(mine))
-            n_val = min(len(mine) - 1, max(1, round(len(mine) * self.val_fraction)))
-            val += [mine[i] for i in sorted(order[:n_val])]
-            train += [mine[i] for i in sorted(order[n_val:])]
-        return train, val
 
     # -- loaders -------------------------------------------------------------------------
     def _test_split(self) -> str:

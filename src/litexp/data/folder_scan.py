@@ -1,4 +1,5 @@
-"""Reading an image folder's layout: class folders (compared in Unicode NFC) and files.
+"""Reading an image folder's layout: class folders (compared in Unicode NFC), their
+usable image files, and a seeded train/val hold-out.
 
 macOS writes file names decomposed (NFD: ``cafe`` + a combining accent), Linux and
 Windows usually composed (NFC: ``café``); both look the same. Class names are
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
-from litexp.errors import first_line
+from litexp.errors import DataError, first_line
 
 # torchvision's ImageFolder extensions: formats PIL decodes as still images.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -80,3 +83,56 @@ def class_difference(split: str, names: list[str], train_names: list[str]) -> st
     if missing:
         parts.append(f"{split}/ lacks {show(missing)} that train/ has")
     return "; ".join(parts)
+
+
+def scan_split(
+    root: Path,
+    split_dir: Path,
+    on_disk: dict[str, str],
+    class_names: list[str],
+    threads: int,
+    skipped: list[str],
+) -> list[tuple[Path, int]]:
+    """``(file, class index)`` of every usable image of one split; the others are
+    appended to ``skipped`` as ``"<path under root>: <reason>"``."""
+    found: list[tuple[Path, int]] = []
+    for label, name in enumerate(class_names):
+        folder = split_dir / on_disk[name]
+        files = image_files(folder)
+        with ThreadPoolExecutor(max(1, threads)) as pool:
+            reasons = list(pool.map(unreadable_reason, files))
+        good = [f for f, why in zip(files, reasons, strict=True) if why is None]
+        skipped += [
+            f"{f.relative_to(root)}: {why}" for f, why in zip(files, reasons, strict=True) if why
+        ]
+        if not good:
+            raise DataError(
+                f"class folder {folder} has no usable images ({len(files)} file(s), none "
+                f"a decodable {'/'.join(IMAGE_SUFFIXES)}): add images or remove the folder"
+            )
+        found += [(f, label) for f in good]
+    return found
+
+
+def hold_out(
+    items: list[tuple[Path, int]],
+    class_names: list[str],
+    train_dir: Path,
+    val_fraction: float,
+    seed: int,
+) -> tuple[list, list]:
+    """Per class, hold out ``val_fraction`` of the images (at least one), seeded."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for label, name in enumerate(class_names):
+        mine = [it for it in items if it[1] == label]
+        if len(mine) < 2:
+            raise DataError(
+                f"class folder {train_dir / name} has {len(mine)} usable "
+                "image: at least 2 are needed to split it into train and val"
+            )
+        order = rng.permutation(len(mine))
+        n_val = min(len(mine) - 1, max(1, round(len(mine) * val_fraction)))
+        val += [mine[i] for i in sorted(order[:n_val])]
+        train += [mine[i] for i in sorted(order[n_val:])]
+    return train, val
