@@ -58,6 +58,8 @@ EXCUSED = {
     "python -m benchmarks.loop_overhead": "a benchmark: minutes of timing on an idle CPU",
     "pip install .": "installs litexp into the environment; tests/test_packaging.py installs the "
     "wheel into a fresh venv and runs the litexp command",
+    "pip install 'litexp[mlflow]'": "installs a package (the dev extra already has mlflow; "
+    "tests/test_mlflow.py runs logger=mlflow against a real mlflow server)",
     "python train.py model=timm data=folder data.data_dir=path/to/images "
     "model.name=efficientnet_b0": "downloads efficientnet_b0's pretrained weights (no network "
     "in CI); the hymenoptera recipe command trains the same way from a local weights file",
