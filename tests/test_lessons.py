@@ -27,7 +27,9 @@ FASHION = f"data.data_dir={SHARED_DATA / 'fashion_mnist'}"
 
 def sweep(tmp_path: Path, name: str, *overrides: str, timeout: float = 300) -> list[dict]:
     """Run the lesson; return its summary.csv rows, each with the job's metrics.json."""
-    done = run_cli("train.py", "-m", f"experiment={name}", *overrides, cwd=tmp_path, timeout=timeout)
+    done = run_cli(
+        "train.py", "-m", f"experiment={name}", *overrides, cwd=tmp_path, timeout=timeout
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     (sweep_dir,) = (tmp_path / "logs" / name / "multiruns").iterdir()
     with open(sweep_dir / "summary.csv") as f:

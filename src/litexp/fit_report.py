@@ -38,7 +38,9 @@ def fit_report(
     recorder = next((cb for cb in trainer.callbacks if isinstance(cb, EpochHistory)), None)
     history = recorder.epochs if recorder is not None else []
     speed = recorder.samples_per_s if recorder is not None else None
-    num_classes = int(getattr(model, "num_classes", 0) or getattr(trainer.datamodule, "num_classes", 2))
+    num_classes = int(
+        getattr(model, "num_classes", 0) or getattr(trainer.datamodule, "num_classes", 2)
+    )
     stopper = trainer.early_stopping_callback
     stopped = None
     if isinstance(stopper, EarlyStopping) and getattr(stopper, "enabled", True):
@@ -70,4 +72,6 @@ def log_diagnosis(trainer: L.Trainer, report: dict[str, Any]) -> None:
     """The diagnosis as TensorBoard text (tab TEXT, tag ``diagnosis``)."""
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
-            logger.experiment.add_text("diagnosis", report["diagnosis"]["text"], trainer.global_step)
+            logger.experiment.add_text(
+                "diagnosis", report["diagnosis"]["text"], trainer.global_step
+            )

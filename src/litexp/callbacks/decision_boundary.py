@@ -60,7 +60,9 @@ class DecisionBoundary(L.Callback):
         max_points: validation points drawn at most.
     """
 
-    def __init__(self, every_n_epochs: int = 5, resolution: int = 160, max_points: int = 500) -> None:
+    def __init__(
+        self, every_n_epochs: int = 5, resolution: int = 160, max_points: int = 500
+    ) -> None:
         positive_int("every_n_epochs", every_n_epochs, minimum=0)
         positive_int("resolution", resolution, minimum=16)
         positive_int("max_points", max_points)
@@ -118,7 +120,9 @@ class DecisionBoundary(L.Callback):
             probs = pl_module.probabilities(logits)
         else:
             probs = torch.softmax(logits.float(), dim=-1)
-        image = render(probs.float().cpu().reshape(n, n, -1), points, labels, torch.stack([low, high]))
+        image = render(
+            probs.float().cpu().reshape(n, n, -1), points, labels, torch.stack([low, high])
+        )
         for writer in writers:
             writer.add_image(TAG, image, global_step=trainer.global_step)
 

@@ -22,7 +22,9 @@ class EarlyStopping(LightningEarlyStopping):
     """
 
     def __init__(self, patience: int | None = None, **kwargs: Any) -> None:
-        if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
+        if patience is not None and (
+            isinstance(patience, bool) or not isinstance(patience, int) or patience < 1
+        ):
             raise ValueError(
                 f"patience={patience!r} is invalid: give a whole number of epochs >= 1, "
                 "or null to switch early stopping off"

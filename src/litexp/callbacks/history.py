@@ -51,7 +51,12 @@ class EpochHistory(L.Callback):
         self._record(trainer, trainer.current_epoch)  # the epoch just finished (1-based)
 
     def on_train_batch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
     ) -> None:
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         self.samples += len(x)

@@ -38,4 +38,3 @@ def lesson_values(result: dict[str, Any]) -> dict[str, str]:
     if isinstance(diagnosis, dict):
         values["diagnosis"] = str(diagnosis.get("text", ""))
     return values
-
