@@ -118,6 +118,12 @@ def test_grid_plots_show_the_objective_against_each_swept_parameter(
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert png.stat().st_size > 5000
     assert not (sweep / "plot_data.n_samples.png").exists()  # not swept: no plot
+    # The same plots in TensorBoard's IMAGES tab, in the sweep's own run.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(sweep / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    assert set(events.Tags()["images"]) == {"sweep/plot_model.lr", "sweep/plot_model.activation"}
 
 
 @pytest.mark.slow

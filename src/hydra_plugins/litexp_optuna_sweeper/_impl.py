@@ -29,7 +29,7 @@ from optuna.trial import TrialState
 from hydra_plugins.litexp_optuna_sweeper._search_space import parse_search_space
 from litexp.results import METRICS_FILE
 from litexp.sweep.optuna_storage import median_pruner, open_storage, storage_url
-from litexp.sweep.plots import optuna_plots
+from litexp.sweep.plots import optuna_plots, to_tensorboard
 from litexp.sweep.pruning import PRUNED_ATTR
 from litexp.sweep.summary import TRIAL_FILE
 
@@ -198,6 +198,7 @@ class OptunaSweeperImpl:
         self._log_best(study)
         if plots := optuna_plots(study, sweep_dir, cfg.objective):
             log.info(f"plots: {', '.join(str(p) for p in plots)}")
+            to_tensorboard(plots, sweep_dir)
         return returns
 
     def _tell(self, study: optuna.Study, trial: optuna.trial.Trial, result: JobReturn) -> None:

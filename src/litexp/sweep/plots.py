@@ -112,3 +112,24 @@ def optuna_plots(study: Any, sweep_dir: Path, objective: str) -> list[Path]:
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+def to_tensorboard(paths: list[Path], sweep_dir: Path) -> Path | None:
+    """The plots as images in TensorBoard (IMAGES tab, run ``tensorboard`` of the sweep's
+    ``--logdir``); returns the event folder, or None without plots."""
+    if not paths:
+        return None
+    import numpy as np
+    from PIL import Image
+    from torch.utils.tensorboard import SummaryWriter
+
+    folder = sweep_dir / "tensorboard"
+    writer = SummaryWriter(log_dir=str(folder))
+    try:
+        for path in paths:
+            with Image.open(path) as image:
+                pixels = np.asarray(image.convert("RGB"))  # (H, W, 3) uint8
+            writer.add_image(f"sweep/{path.stem}", pixels, dataformats="HWC")
+    finally:
+        writer.close()  # its writer thread ends here: nothing left running
+    return folder

@@ -306,10 +306,11 @@ def summarize(
         if best is not None:
             print(f"best job: {best}")
         if not _has_trials(rows):  # a grid (an Optuna sweep plots its study itself)
-            from litexp.sweep.plots import grid_plots
+            from litexp.sweep.plots import grid_plots, to_tensorboard
 
             if plots := grid_plots(rows, sweep_dir, objective):
                 print(f"plots: {', '.join(str(p) for p in plots)}")
+                to_tensorboard(plots, sweep_dir)
         # Every job's run (named by its overrides) in one TensorBoard, HPARAMS included.
         print(f"TensorBoard: tensorboard --logdir {shlex.quote(str(sweep_dir))}")
     return rows
