@@ -140,3 +140,24 @@ def test_train_calls_leave_no_writer_thread(make_cfg, tmp_path: Path) -> None:
     for i in range(3):
         train(make_cfg(*FAST, f"paths.output_dir={tmp_path / str(i)}"))
     assert threading.active_count() <= before, [t.name for t in threading.enumerate()]
+
+
+@pytest.mark.slow
+def test_terminal_counts_epochs_from_one_and_prints_no_noise(tmp_path: Path) -> None:
+    proc = run_cli(
+        "train.py",
+        "data=blobs",
+        "trainer.max_epochs=2",
+        "+trainer.limit_train_batches=2",
+        "model.lr=0.0175150530178",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    said = proc.stdout + proc.stderr
+    assert "Epoch 2/2" in said and "Epoch 0/" not in said, "epochs counted from 1"
+    assert "GPU available" not in said and "TPU available" not in said
+    summary = said[said.index("Name") : said.index("Trainable params")]
+    assert "net" in summary and "Accuracy" not in summary and "MeanMetric" not in summary
+    assert "FLOPs" not in said
+    run_dir = next((tmp_path / "logs").rglob("metrics.json")).parent
+    assert (run_dir / "train" / "data=blobs,lr=0.01752,limit_train_batches=2,max_epochs=2").is_dir()
