@@ -16,6 +16,7 @@ from PIL import Image
 
 from litexp.callbacks.report_fonts import class_labels
 from litexp.callbacks.test_report import DPI, confusion_figure, confusion_inches
+from litexp.run_names import run_label, swept_keys
 from litexp.train import train
 from tests.conftest import run_cli
 from tests.test_tensorboard import _get, experiment, serve, session_groups
@@ -161,3 +162,24 @@ def test_terminal_counts_epochs_from_one_and_prints_no_noise(tmp_path: Path) -> 
     assert "FLOPs" not in said
     run_dir = next((tmp_path / "logs").rglob("metrics.json")).parent
     assert (run_dir / "train" / "data=blobs,lr=0.01752,limit_train_batches=2,max_epochs=2").is_dir()
+
+
+def test_run_label_names_what_a_run_is_not_where_it_is() -> None:
+    name, version = run_label(
+        "circles_mlp",
+        [
+            "model.lr=0.0175150530178",
+            "data=moons",
+            "paths.log_dir=/x/y",
+            "logger.mlflow.tracking_uri=http://u:secret@host",
+            "hydra.sweeper.trial=3",
+            "model.hidden_sizes=[64,64]",
+        ],
+        trial=3,
+    )
+    assert (name, version) == ("circles_mlp", "trial_3,data=moons,hidden_sizes=[64,64],lr=0.01752")
+    # Swept: several values outside brackets, or a sweep function; a list is one value.
+    assert swept_keys(["model.lr=0.01,0.1", "model.hidden_sizes=[1,2]", "seed=range(3)"]) == {
+        "model.lr",
+        "seed",
+    }
