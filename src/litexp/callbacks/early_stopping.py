@@ -12,6 +12,8 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping as LightningEarlyStopping
 
+from litexp.checks import positive_int
+
 
 class EarlyStopping(LightningEarlyStopping):
     """Stop when ``monitor`` has not improved for ``patience`` validation checks.
@@ -22,13 +24,7 @@ class EarlyStopping(LightningEarlyStopping):
     """
 
     def __init__(self, patience: int | None = None, **kwargs: Any) -> None:
-        if patience is not None and (
-            isinstance(patience, bool) or not isinstance(patience, int) or patience < 1
-        ):
-            raise ValueError(
-                f"patience={patience!r} is invalid: give a whole number of epochs >= 1, "
-                "or null to switch early stopping off"
-            )
+        positive_int("patience", patience, also=(None,))  # None: switched off
         super().__init__(patience=patience or 1, **kwargs)
         self.enabled = patience is not None
 
