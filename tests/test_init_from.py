@@ -2,8 +2,7 @@
 
 A checkpoint of a 4-class blobs MLP seeds a 3-class run (the head is new, the rest
 loaded), a run of another architecture (one error line), the ``ckpt_path=`` refusal
-and a user's own net; Fashion-MNIST -> MNIST shows that the weights carry over: the
-fine-tuned run trains the requested steps and beats the same budget from scratch.
+and a user's own net.
 """
 
 from __future__ import annotations
