@@ -271,8 +271,10 @@ def fill(token: str, logs: Path, words: tuple[str, ...] = ()) -> str:
         value = newest(f"{logs}/*/runs/*/checkpoints/epoch*.ckpt", is_image_run)
     elif "<" in value:
         pattern = value.replace("<run>", "*").replace("<sweep>", "*").replace("<best>", "epoch*")
-        keep = (lambda p: True) if key not in ("resume", "init_from") else same_run(
-            list(words), data=key == "resume"
+        keep = (
+            (lambda p: True)
+            if key not in ("resume", "init_from")
+            else same_run(list(words), data=key == "resume")
         )
         value = newest(pattern, keep)
     elif value in ("path/to/images", "<image or folder>"):
@@ -305,7 +307,9 @@ def kind_of(words: list[str]) -> str:
 
 def recipe_file(words: list[str], recipe: str) -> Path:
     """``experiment=<recipe>``'s file: in the ``-cd`` folder the command names, else litexp's."""
-    folders = [Path(b) for a, b in zip(words, words[1:]) if a in ("-cd", "--config-dir")]
+    folders = [
+        Path(b) for a, b in zip(words[:-1], words[1:], strict=True) if a in ("-cd", "--config-dir")
+    ]
     for folder in [*folders, ROOT / "conf"]:
         if (folder / "experiment" / f"{recipe}.yaml").is_file():
             return folder / "experiment" / f"{recipe}.yaml"

@@ -121,7 +121,7 @@ def test_grid_plots_show_the_objective_against_each_swept_parameter(
     # The same plots in TensorBoard's IMAGES tab, in the sweep's own run.
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(str(sweep / "tensorboard"), size_guidance={"images": 0})
+    events = EventAccumulator(str(sweep / "sweep_plots"), size_guidance={"images": 0})
     events.Reload()
     assert set(events.Tags()["images"]) == {"sweep/plot_model.lr", "sweep/plot_model.activation"}
 

@@ -86,10 +86,10 @@ def test_sweep_with_a_failing_job_goes_on_and_exits_nonzero(tmp_path: Path) -> N
     accs = [float(t["val/acc"]) for t in table[:2]]
     assert accs == sorted(accs, reverse=True)
     assert "sorted by val/acc" in proc.stdout
-    # One directory per job; each finished job has its own TensorBoard run with HPARAMS.
-    # One directory per job, named by its number and swept value.
+    # One directory per job, named by its number and swept value, beside the sweep's
+    # plots; each finished job has its own TensorBoard run with HPARAMS.
     jobs = ["0_model.lr=0.05", "1_model.lr=-1", "2_model.lr=0.2"]
-    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == jobs
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == [*jobs, "sweep_plots"]
     for job in (jobs[0], jobs[2]):
         assert list((sweep / job).rglob("events.out.tfevents.*"))
 

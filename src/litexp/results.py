@@ -31,6 +31,16 @@ def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from ``path``, or None when the file is missing, partial or not an
+    object (a job that never finished, or one another process is writing)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def scalars(metrics: Mapping[str, Any]) -> dict[str, float]:
     """Tensors and numbers as plain floats (NaN kept as None: valid JSON)."""
     out = {}

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.pytorch.utilities import rank_zero_warn
 
+from litexp.data.cache_file import save_cache
 from litexp.data.preprocessing import eval_transform, image_mode, open_image
 
 log = logging.getLogger(__name__)
@@ -75,19 +75,5 @@ def decoded_split(
         f"({time.perf_counter() - start:.1f} s)" + (f", cached in {path.parent}" if path else "")
     )
     if path is not None:
-        _save(path, {"format": CACHE_FORMAT, "images": images})
+        save_cache(path, {"format": CACHE_FORMAT, "images": images}, "decoded images")
     return images
-
-
-def _save(path: Path, content: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(content, tmp)
-        os.replace(tmp, path)  # readers never see half a file
-    except OSError as err:
-        rank_zero_warn(
-            f"cannot cache decoded images in {path.parent} ({err}); "
-            "set paths.cache_dir to a writable folder to start faster"
-        )
-        tmp.unlink(missing_ok=True)

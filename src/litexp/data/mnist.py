@@ -11,15 +11,14 @@ batches, as tensor ops on the training device, in ``on_after_batch_transfer``.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import torch
-from lightning.pytorch.utilities import rank_zero_warn
 
 from litexp.checks import positive_int
 from litexp.data.base import InMemoryData
 from litexp.data.batch_augment import random_crop_flip
+from litexp.data.cache_file import save_cache
 from litexp.data.idx import read_pair
 from litexp.data.tensors import TensorSplit
 from litexp.downloads import run_download
@@ -184,22 +183,10 @@ class MNISTLike(InMemoryData):
             )
         x = x.unsqueeze(1)  # (N, 28, 28) -> (N, 1, 28, 28)
         if cache is not None:
-            self._save_cache(cache, {"format": CACHE_FORMAT, "images": x, "labels": y})
-        return x, y
-
-    @staticmethod
-    def _save_cache(path: Path, content: dict) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(content, tmp)
-            os.replace(tmp, path)  # readers never see half a file
-        except OSError as err:
-            rank_zero_warn(
-                f"cannot cache decompressed data in {path.parent} ({err}); "
-                "set paths.cache_dir to a writable folder to load faster"
+            save_cache(
+                cache, {"format": CACHE_FORMAT, "images": x, "labels": y}, "decompressed data"
             )
-            tmp.unlink(missing_ok=True)
+        return x, y
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:

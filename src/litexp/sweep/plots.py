@@ -115,7 +115,7 @@ def optuna_plots(study: Any, sweep_dir: Path, objective: str) -> list[Path]:
 
 
 def to_tensorboard(paths: list[Path], sweep_dir: Path) -> Path | None:
-    """The plots as images in TensorBoard (IMAGES tab, run ``tensorboard`` of the sweep's
+    """The plots as images in TensorBoard (IMAGES tab, run ``sweep_plots`` of the sweep's
     ``--logdir``); returns the event folder, or None without plots."""
     if not paths:
         return None
@@ -123,7 +123,7 @@ def to_tensorboard(paths: list[Path], sweep_dir: Path) -> Path | None:
     from PIL import Image
     from torch.utils.tensorboard import SummaryWriter
 
-    folder = sweep_dir / "tensorboard"
+    folder = sweep_dir / "sweep_plots"
     writer = SummaryWriter(log_dir=str(folder))
     try:
         for path in paths:

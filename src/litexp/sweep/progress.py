@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import shlex
 import signal
@@ -24,6 +23,8 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+
+from litexp.results import read_json
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +44,6 @@ def grid_of(config: DictConfig) -> list[list[str]] | None:
     parsed = OverridesParser.create().parse_overrides(arguments)
     (batch,) = BasicSweeper.split_arguments(parsed, None)
     return batch
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _duration(seconds: float) -> str:
@@ -168,7 +161,7 @@ class SweepProgress(Callback):
         out = Path(str(OmegaConf.select(config, "hydra.runtime.output_dir") or "."))
         result = getattr(job_return, "_return_value", None)
         if not isinstance(result, dict):  # the task returned nothing: metrics.json says
-            result = _read_json(out / "metrics.json")
+            result = read_json(out / "metrics.json")
         status, value = "failed", None
         if isinstance(result, dict):
             status = str(result.get("status", "completed"))

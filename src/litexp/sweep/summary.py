@@ -8,7 +8,6 @@ into the sweep directory, then exits with status 1 if any job failed.
 from __future__ import annotations
 
 import csv
-import json
 import re
 import shlex
 import sys
@@ -24,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from litexp.errors import first_line
+from litexp.results import read_json
 from litexp.sweep.lesson_columns import LESSON_COLUMNS, NUMERIC, lesson_values
 
 SUMMARY_CSV = "summary.csv"
@@ -57,14 +57,6 @@ def _is_resume(override: str) -> bool:
     return override.lstrip("+~").startswith("resume=")
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _job_dirs(sweep_dir: Path) -> list[Path]:
     """Every job directory: it has Hydra's ``.hydra/overrides.yaml`` or a ``metrics.json``."""
     dirs = {p.parent.parent for p in sweep_dir.rglob(".hydra/overrides.yaml")}
@@ -83,7 +75,7 @@ def read_job(job_dir: Path, sweep_dir: Path) -> JobRow:
     row = JobRow(job=str(job_dir.relative_to(sweep_dir)), status="incomplete")
     # resume= says how a job was started, not which job it is
     row.overrides = " ".join(str(o) for o in overrides or [] if not _is_resume(str(o)))
-    result = _read_json(job_dir / "metrics.json")
+    result = read_json(job_dir / "metrics.json")
     if result is None:
         row.error = "no metrics.json: the job was killed, crashed hard, or is still running"
     else:
@@ -98,7 +90,7 @@ def read_job(job_dir: Path, sweep_dir: Path) -> JobRow:
             row.best_checkpoint = str(
                 best.relative_to(job_dir) if best.is_relative_to(job_dir) else best
             )
-    trial = _read_json(job_dir / TRIAL_FILE)
+    trial = read_json(job_dir / TRIAL_FILE)
     if trial is not None:
         row.trial = trial.get("number")
         row.retry_of = trial.get("retry_of")
