@@ -3,6 +3,9 @@
 Everything stays on the device during the test loop (metric states, and a fixed number
 of candidate mistakes per batch), so there is no host sync per step; the report is
 drawn once, at the end of the test.
+
+When the test batches are cached backbone features (no pixels), the grid shows the real
+images: the datamodule's ``test_files`` name each test sample in the loader's order.
 """
 
 from __future__ import annotations
@@ -129,9 +132,37 @@ def mistakes_figure(
     return _figure_image(fig)
 
 
+GRID_PIXELS = 96  # a file's image in the grid: centre-cropped to a square this size
+
+
+def file_images(paths: list[str], size: int = GRID_PIXELS) -> torch.Tensor:
+    """The images of ``paths`` as one ``(N, 3, size, size)`` uint8 batch, each upright
+    (EXIF), resized on its shorter side and centre-cropped: what a cached-feature run's
+    misclassified grid shows."""
+    from PIL import ImageOps
+
+    from litexp.data.image_decode import open_image
+
+    pictures = [np.asarray(ImageOps.fit(open_image(p, "RGB"), (size, size))) for p in paths]
+    return torch.from_numpy(np.stack(pictures)).permute(0, 3, 1, 2)
+
+
+def mistakes_table(
+    names: list[str], true: list[int], pred: list[int], confidence: list[float]
+) -> str:
+    """The grid's images in its order, as a markdown table (TensorBoard's TEXT tab)."""
+    rows = ["| # | image | true | predicted | p |", "|---|---|---|---|---|"]
+    for k, (name, t, p, c) in enumerate(zip(names, true, pred, confidence, strict=True)):
+        cells = (str(v).replace("|", "\\|") for v in (name, t, p))  # "|" ends a cell
+        rows.append(f"| {k + 1} | {' | '.join(cells)} | {c:.4f} |")
+    return "\n".join(rows)
+
+
 class TestReport(L.Callback):
     """At the end of a test run: per-class accuracy for every logger; for TensorBoard,
-    a confusion matrix image and a grid of misclassified images (when inputs are images).
+    a confusion matrix image and a grid of misclassified images, surest mistakes first
+    (pixels from the batch, or for cached features the datamodule's ``test_files``), with
+    a table naming them (TEXT tab, ``test/misclassified_list``).
 
     Args:
         max_images: how many misclassified test images to show.
@@ -161,6 +192,8 @@ class TestReport(L.Callback):
         self._class_acc = torchmetrics.Accuracy(task="multiclass", num_classes=n, average=None)
         self._class_acc = self._class_acc.to(pl_module.device)
         self._candidates: list[tuple[torch.Tensor, ...]] = []
+        self._seen = 0  # test samples before this batch (on this rank)
+        self._files = list(getattr(trainer.datamodule, "test_files", None) or [])
 
     def on_test_batch_end(
         self,
@@ -178,14 +211,20 @@ class TestReport(L.Callback):
         self._confmat.update(pred, target)
         self._class_acc.update(pred, target)
         x = batch[0]
-        if self.max_images and x.ndim == 4 and x.shape[1] in (1, 3):
+        offset, self._seen = self._seen, self._seen + len(target)  # shapes: no sync
+        pixels = x.ndim == 4 and x.shape[1] in (1, 3)
+        if self.max_images and (pixels or (x.ndim == 2 and self._files)):
             # The most confident mistakes first, a fixed number per batch: no
             # data-dependent shapes, no sync.
             wrong = pred != target
             confidence = pl_module.probabilities(logits).max(-1).values
             score = torch.where(wrong, confidence, torch.full_like(confidence, -1.0))
             first = torch.argsort(score, descending=True, stable=True)[: self.max_images]
-            self._candidates.append((x[first].detach(), target[first], pred[first], score[first]))
+            # The sample's index in the test set: a distributed (unshuffled) sampler
+            # deals sample i to rank i % world_size.
+            index = (first + offset) * trainer.world_size + trainer.global_rank
+            shown = x[first].detach() if pixels else index
+            self._candidates.append((shown, index, target[first], pred[first], score[first]))
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self._active:
@@ -203,18 +242,32 @@ class TestReport(L.Callback):
         matrix = self._confmat.compute().cpu().numpy()
         if writers and trainer.is_global_zero:
             images = {"test/confusion_matrix": confusion_figure(matrix, names)}
+            table = None
             if self._candidates:
-                x, t, p, score = (
+                x, index, t, p, score = (
                     torch.cat(parts).cpu() for parts in zip(*self._candidates, strict=True)
                 )
                 order = torch.argsort(score, descending=True, stable=True)
                 keep = order[score[order] >= 0][: self.max_images]  # mistakes, surest first
                 if len(keep):
+                    if x.ndim == 4:
+                        shown, what = x[keep], [f"test sample {i}" for i in index[keep].tolist()]
+                    else:  # cached features: the real images, from their files
+                        what = [self._files[i % len(self._files)] for i in index[keep].tolist()]
+                        shown = file_images(what)
                     images["test/misclassified"] = mistakes_figure(
-                        x[keep], t[keep], p[keep], names, score[keep]
+                        shown, t[keep], p[keep], names, score[keep]
+                    )
+                    table = mistakes_table(
+                        what,
+                        [names[i] for i in t[keep].tolist()],
+                        [names[i] for i in p[keep].tolist()],
+                        score[keep].tolist(),
                     )
             for writer in writers:
                 for tag, img in images.items():
                     writer.add_image(tag, img, trainer.global_step, dataformats="HWC")
+                if table:
+                    writer.add_text("test/misclassified_list", table, trainer.global_step)
                 writer.flush()
         self._candidates = []
