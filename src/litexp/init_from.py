@@ -7,10 +7,12 @@ run writes its own directory. The checkpoint is read like any other
 config is never built: the model is the one this run's config builds, and the
 checkpoint's tensors are copied into it.
 
-When the data has another number of classes, the head (the weights whose first
-dimension is the number of outputs) keeps its fresh initialisation and everything else
-is loaded; any other difference is another architecture, refused in one line naming
-the first weight that differs.
+When the data has other classes (another number of them, or as many with other names:
+Fashion-MNIST's clothes -> MNIST's digits), the head (the weights whose first dimension
+is the number of outputs) keeps its fresh initialisation and everything else is loaded:
+a head trained for other classes is confidently wrong, and unlearning it costs more steps
+than a fresh one takes to learn. Any other difference is another architecture, refused
+in one line naming the first weight that differs.
 """
 
 from __future__ import annotations
@@ -55,13 +57,39 @@ def head_keys(
     return head
 
 
-def init_from(model: torch.nn.Module, path: str | Path, num_classes: int) -> str:
+def last_layer_keys(own: dict[str, torch.Tensor], num_classes: int) -> list[str]:
+    """The head when the shapes cannot tell it (as many classes, other names).
+
+    The trailing weights of the state dict with one row per output (the output layer is
+    the net's last: a linear layer's ``weight`` and ``bias``).
+    """
+    head: list[str] = []
+    for key, tensor in reversed(own.items()):
+        if tensor.ndim == 0 or tensor.shape[0] not in _outputs(num_classes):
+            break
+        head.append(key)
+    return head[::-1]
+
+
+def _names(names: Any) -> str:
+    shown = ", ".join(str(n) for n in list(names)[:3])
+    return shown + (", ..." if len(names) > 3 else "")
+
+
+def init_from(
+    model: torch.nn.Module,
+    path: str | Path,
+    num_classes: int,
+    class_names: tuple[str, ...] | list[str] = (),
+) -> str:
     """Copy the checkpoint's weights into ``model``; the line that says what was done.
 
     Args:
         model: the run's freshly built model.
         path: a checkpoint written by litexp (``init_from=``).
         num_classes: this run's classes (the data's ``DataSpec``).
+        class_names: their names (the ``DataSpec``'s): as many classes with other names
+            than the checkpoint's also re-initialise the head. Empty: not compared.
 
     Raises:
         CheckpointError: the file is missing, damaged or unsafe, or holds another
@@ -72,6 +100,15 @@ def init_from(model: torch.nn.Module, path: str | Path, num_classes: int) -> str
     own = model.state_dict()
     trained_for = ckpt["litexp"]["data"].get("num_classes")
     head = head_keys(own, theirs, (trained_for, num_classes))
+    their_names = list(ckpt["litexp"]["data"].get("class_names") or [])
+    renamed = (
+        trained_for == num_classes
+        and bool(their_names)
+        and bool(class_names)
+        and their_names != [str(n) for n in class_names]
+    )
+    if renamed:
+        head = last_layer_keys(own, num_classes)
     problem = first_mismatch(own, theirs, skip=head)
     if problem:
         target = str(ckpt["litexp"]["config"].get("model", {}).get("_target_", "?"))
@@ -84,7 +121,12 @@ def init_from(model: torch.nn.Module, path: str | Path, num_classes: int) -> str
     loaded = {k: v for k, v in theirs.items() if k not in head}
     model.load_state_dict(loaded, strict=not head)
     line = f"init_from={path}: loaded {len(loaded)} of {len(own)} weight tensors"
-    if head:
+    if head and renamed:
+        line += (
+            f"; re-initialised the head ({', '.join(head)}): the checkpoint was trained for "
+            f"other classes ({_names(their_names)}), this data has {_names(class_names)}"
+        )
+    elif head:
         line += (
             f"; re-initialised the head ({', '.join(head)}): the checkpoint was trained for "
             f"{trained_for} classes, this data has {num_classes}"

@@ -169,7 +169,8 @@ def _setup(
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, model = build_data_and_model(cfg.data, cfg.model)
     if cfg.get("init_from") and not plan:
-        done = init_from(model, cfg.init_from, spec_of(datamodule).num_classes)
+        spec = spec_of(datamodule)
+        done = init_from(model, cfg.init_from, spec.num_classes, spec.class_names)
         if is_global_zero_process():
             print(f"litexp: {done}", file=sys.stderr)
     check_disk_space(out, model)
