@@ -130,12 +130,14 @@ def build_trainer(
     """The Trainer with the configured loggers and callbacks, plus ``extra_callbacks``.
 
     ``purge_step``: when resuming, TensorBoard hides the events a stopped process wrote
-    at or after this step, so the resumed curves have no duplicated steps.
+    at or after this step, so the resumed curves have no duplicated steps. A new run
+    starts its events at step 0 the same way: TensorBoard takes a run's first session
+    start for its beginning, so only from the second on does one hide anything.
     """
 
     def logger_kwargs(node: DictConfig) -> dict[str, Any]:
         is_tb = str(node.get("_target_", "")).endswith("TensorBoardLogger")
-        kwargs = {"purge_step": purge_step} if is_tb and purge_step is not None else {}
+        kwargs = {"purge_step": purge_step or 0} if is_tb else {}
         return {**kwargs, **run_name_kwargs(cfg, node, resuming=purge_step is not None)}
 
     loggers = [

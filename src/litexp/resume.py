@@ -26,7 +26,7 @@ class ResumePlan:
     """What ``train`` needs to continue a run."""
 
     checkpoint: Path
-    step: int  # the logging step the checkpoint reached: TensorBoard purges events from here
+    step: int  # the first step the resumed run logs: TensorBoard purges events from here
 
 
 def checkpoints_newest_first(run_dir: Path) -> list[Path]:
@@ -37,12 +37,21 @@ def checkpoints_newest_first(run_dir: Path) -> list[Path]:
 
 
 def logging_step(ckpt: dict[str, Any]) -> int:
-    """The step the loggers had reached (``_batches_that_stepped``), else the global step."""
+    """The first step the resumed run logs (``_batches_that_stepped``, else the global
+    step): TensorBoard hides the stopped run's points from there on.
+
+    A checkpoint saved at a training batch's end (a mid-epoch stop) holds the counter
+    before that batch's increment, and Lightning adds it on restart (its batch progress:
+    one batch processed, not completed): the stopped run's points of that batch stay.
+    """
     try:
-        loop = ckpt["loops"]["fit_loop"]["epoch_loop.state_dict"]
-        return int(loop["_batches_that_stepped"])
+        fit = ckpt["loops"]["fit_loop"]
+        step = int(fit["epoch_loop.state_dict"]["_batches_that_stepped"])
     except (KeyError, TypeError, ValueError):
         return int(ckpt.get("global_step", 0))
+    total = fit.get("epoch_loop.batch_progress", {}).get("total", {})
+    at_batch_end = total.get("completed", 0) == total.get("processed", 0) - 1
+    return step + 1 if at_batch_end else step
 
 
 def check_same_experiment(saved: dict[str, Any], cfg: DictConfig, run_dir: Path) -> None:

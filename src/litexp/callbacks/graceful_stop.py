@@ -31,6 +31,13 @@ class GracefulStop(L.Callback):
     ``StopRequested``, which ``litexp.train`` reports with the command that resumes the
     run. A second Ctrl-C aborts at once.
 
+    Nothing the stopped run showed is lost: the stop is raised once Lightning has logged
+    the batch (at the next batch's start), and a signal during an epoch's last batch lets
+    the epoch end first (``trainer.should_stop``: its validation, epoch metrics and
+    checkpoints), saving where ModelCheckpoint saves an epoch (validation end, else the
+    epoch's end). A resumed run then starts exactly where the stopped one's TensorBoard
+    points end.
+
     With several processes (DDP) the signal may reach one rank only (``kill`` of rank
     zero) or all of them at slightly different batches (Ctrl-C, SLURM). Every
     ``sync_every`` training batches the ranks all-reduce their flags, so all of them
@@ -52,13 +59,16 @@ class GracefulStop(L.Callback):
         self.sync_every = sync_every
         self.received: int | None = None
         self._previous: dict[int, Any] = {}
+        self._saved: str | None = None  # last.ckpt written: stop at the next batch's start
+        self._epoch_end = False  # stop once the epoch ended (the signal came in its last batch)
+        self._signum = 0  # the signal stopped on (the same on every rank)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Lightning registers its SIGTERM handler just before this hook: replace it
         # (until teardown restores it).
         if threading.current_thread() is not threading.main_thread():
             return
-        self.received = None
+        self.received, self._saved, self._epoch_end = None, None, False
         for signum in self.SIGNALS:
             self._previous[signum] = signal.getsignal(signum)
             signal.signal(signum, self._handle)
@@ -77,8 +87,37 @@ class GracefulStop(L.Callback):
         batch_idx: int,
     ) -> None:
         signum = self._agreed_signal(trainer, batch_idx)
-        if not signum:
+        if not signum or self._saved or self._epoch_end:
             return
+        if batch_idx + 1 >= trainer.num_training_batches:
+            # Saved now, the resumed run would skip this epoch's validation and lose its
+            # epoch metrics: let the epoch end (as early stopping does), save after it.
+            trainer.should_stop = True
+            self._signum, self._epoch_end = signum, True
+            return
+        # Saved here, where Lightning resumes a run mid-epoch exactly; the stop comes once
+        # Lightning has logged this batch.
+        self._signum, self._saved = signum, self._save(trainer)
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        if self._saved:  # (min_epochs can keep training going past should_stop)
+            raise StopRequested(self._signum, self._saved)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._epoch_end and not self._saved and not trainer.sanity_checking:
+            self._saved = self._save(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._epoch_end and not self._saved:  # no validation in this epoch
+            self._saved = self._save(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._saved:  # the epoch ended (its metrics logged), or max_steps was reached
+            raise StopRequested(self._signum, self._saved)
+
+    def _save(self, trainer: L.Trainer) -> str:
         path = self.last_checkpoint_path(trainer)
         ckpt = trainer.checkpoint_callback
         if isinstance(ckpt, ModelCheckpoint) and ckpt.dirpath and ckpt.save_last:
@@ -86,7 +125,7 @@ class GracefulStop(L.Callback):
             # overwrites last.ckpt, where it would write last-v1.ckpt beside a stale one.
             ckpt.last_model_path = str(path)
         trainer.save_checkpoint(path, weights_only=False)  # the full state, to resume
-        raise StopRequested(signum, str(path))
+        return str(path)
 
     def _agreed_signal(self, trainer: L.Trainer, batch_idx: int) -> int:
         """The signal to stop on after this batch, the same on every rank; 0 for none."""
