@@ -170,11 +170,11 @@ def test_a_users_own_net_moves_to_other_classes(
     assert moved.item() <= 3 * 1e-3 * STEPS  # conf/model/classifier.yaml: lr 0.001
 
 
-FASHION_STEPS = 100  # Fashion-MNIST batches of the source checkpoint
+FASHION_STEPS = 50  # Fashion-MNIST batches of the source checkpoint (test acc 0.82)
 FINE_TUNE_STEPS = 10  # MNIST batches of both runs compared
-# test/acc: fine-tuned minus scratch was +0.126 +0.078 +0.053 +0.042 +0.116 over
-# seeds 1-5 (this test runs seed 1); see docs/checkpoints.md
-MARGIN = 0.03
+# test/acc: fine-tuned minus scratch was +0.129 +0.093 +0.134 +0.085 over seeds 1-4
+# (this test runs seed 1); see docs/checkpoints.md
+MARGIN = 0.05
 
 
 @needs_shared_data("fashion_mnist", "mnist")
