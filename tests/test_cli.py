@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from litexp.cli import flags_first
+from litexp.sweep.summary import job_dirs
 from tests.conftest import read_metrics, run_cli
 
 
@@ -51,7 +52,7 @@ def test_multirun_flag_after_the_overrides_runs_the_sweep(tmp_path: Path) -> Non
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
-    assert [read_metrics(sweep / job)["seed"] for job in ("0", "1")] == [1, 2]
+    assert [read_metrics(job)["seed"] for job in job_dirs(sweep)] == [1, 2]
 
 
 @pytest.mark.parametrize("script", ["train.py", "eval.py", "predict.py"])

@@ -25,6 +25,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from litexp.sweep.summary import job_dirs
 from tests.conftest import ROOT, only_run_dir, read_metrics, run_cli
 
 TINY = [
@@ -71,11 +72,13 @@ def test_ddp_cpu_inside_a_multirun_runs_each_job_once(tmp_path: Path) -> None:
     (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
     assert not (tmp_path / "logs" / "train" / "runs").exists()
     assert proc.stdout.count("Launching 2 jobs") + proc.stderr.count("Launching 2 jobs") == 1
-    for job, seed in (("0", 1), ("1", 2)):
-        assert read_metrics(sweep / job)["status"] == "completed"
-        assert (sweep / job / "train_ddp_process_1.log").exists()
-        assert _global_step(sweep / job) == 1
-        config = (sweep / job / "config.yaml").read_text()
+    jobs = job_dirs(sweep)
+    assert [job.name for job in jobs] == ["0_seed=1", "1_seed=2"]
+    for job, seed in zip(jobs, (1, 2), strict=True):
+        assert read_metrics(job)["status"] == "completed"
+        assert (job / "train_ddp_process_1.log").exists()
+        assert _global_step(job) == 1
+        config = (job / "config.yaml").read_text()
         assert f"\nseed: {seed}\n" in config
     assert proc.stdout.count("litexp: completed") == 2
     assert "summary.md" in proc.stdout
@@ -115,8 +118,9 @@ def test_a_rank_dying_after_its_job_does_not_kill_the_sweep(tmp_path: Path) -> N
     proc = _run_with_callback(tmp_path, DieAtExitOnRankOne, "-m", "model.lr=0.05,0.1")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
-    for job in ("0", "1"):
-        assert read_metrics(sweep / job)["status"] == "completed"
+    assert len(job_dirs(sweep)) == 2
+    for job in job_dirs(sweep):
+        assert read_metrics(job)["status"] == "completed"
     assert proc.stdout.count("litexp: completed") == 2
     # ... and the user is told, once per job.
     assert proc.stderr.count("DDP rank 1 exited with status 134 after the job ended") == 2
@@ -157,8 +161,9 @@ def test_a_failure_on_rank_one_in_a_sweep_is_shown_and_the_sweep_goes_on(tmp_pat
     assert proc.stderr.count("RuntimeError: rank one broke") == 2, output
     assert "2 of 2 jobs failed" in proc.stderr  # the summary's line: the sweep went on
     (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
-    for job in ("0", "1"):
-        assert read_metrics(sweep / job)["status"] == "failed"
+    assert len(job_dirs(sweep)) == 2
+    for job in job_dirs(sweep):
+        assert read_metrics(job)["status"] == "failed"
 
 
 class SignalRankZero(Callback):

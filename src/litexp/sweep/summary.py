@@ -57,7 +57,7 @@ def _is_resume(override: str) -> bool:
     return override.lstrip("+~").startswith("resume=")
 
 
-def _job_dirs(sweep_dir: Path) -> list[Path]:
+def job_dirs(sweep_dir: Path) -> list[Path]:
     """Every job directory: it has Hydra's ``.hydra/overrides.yaml`` or a ``metrics.json``."""
     dirs = {p.parent.parent for p in sweep_dir.rglob(".hydra/overrides.yaml")}
     dirs |= {p.parent for p in sweep_dir.rglob("metrics.json")}
@@ -114,7 +114,7 @@ def _mark_retried(rows: list[JobRow]) -> None:
 
 def collect(sweep_dir: Path) -> list[JobRow]:
     """The rows of every job under ``sweep_dir``, in job order."""
-    rows = [read_job(d, sweep_dir) for d in _job_dirs(sweep_dir)]
+    rows = [read_job(d, sweep_dir) for d in job_dirs(sweep_dir)]
     _mark_retried(rows)
     return rows
 
