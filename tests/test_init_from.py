@@ -12,12 +12,20 @@ import json
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from litexp.checkpoint import load_checkpoint
 from litexp.errors import CheckpointError
 from litexp.train import train
-from tests.conftest import SHARED_DATA, compose_config, needs_shared_data, run_cli
+from tests.conftest import (
+    SHARED_DATA,
+    compose_config,
+    needs_shared_data,
+    read_metrics,
+    run_cli,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -178,23 +186,74 @@ FINE_TUNE_STEPS = 10  # MNIST batches of both runs compared
 MARGIN = 0.05
 
 
-@needs_shared_data("fashion_mnist", "mnist")
-def test_fashion_to_mnist_fine_tune_beats_the_same_budget_from_scratch(
-    tmp_path: Path, capsys: pytest.CaptureFixture
-) -> None:
-    common = [
-        "model=cnn",
-        "trainer.max_epochs=1",
-        "++trainer.limit_val_batches=1",  # 1000 images
-        "++trainer.limit_test_batches=3",  # 3000 images
-    ]
-    fashion = trained(
-        tmp_path / "fashion",
-        *common,
+FASHION_COMMON = [
+    "model=cnn",
+    "trainer.max_epochs=1",
+    "++trainer.limit_val_batches=1",  # 1000 images
+    "++trainer.limit_test_batches=3",  # 3000 images
+]
+
+
+@pytest.fixture(scope="module")
+def fashion(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The summary of a 10-class Fashion-MNIST TinyVGG trained for FASHION_STEPS batches."""
+    return trained(
+        tmp_path_factory.mktemp("fashion") / "run",
+        *FASHION_COMMON,
         "data=fashion",
         f"data.data_dir={SHARED_DATA / 'fashion_mnist'}",
         f"++trainer.limit_train_batches={FASHION_STEPS}",
     )
+
+
+@needs_shared_data("fashion_mnist")
+def test_ten_classes_to_a_three_class_image_folder_get_a_new_head(
+    fashion: dict, tmp_path: Path
+) -> None:
+    """``python train.py model=cnn data=folder data.image_size=28 data.grayscale=true
+    init_from=<the Fashion-MNIST checkpoint>`` on a folder of 3 classes of photos."""
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 8), ("val", 4)):
+        for k, name in enumerate(("circle", "cross", "square")):
+            (tmp_path / "shapes" / split / name).mkdir(parents=True)
+            for i in range(count):
+                pixels = rng.integers(0, 60, (40, 40)) + 60 * k  # 40x40, resized to 28x28
+                Image.fromarray(pixels.astype(np.uint8)).save(
+                    tmp_path / "shapes" / split / name / f"{i}.png"
+                )
+    proc = run_cli(
+        "train.py",
+        "model=cnn",
+        "data=folder",
+        f"data.data_dir={tmp_path / 'shapes'}",
+        "data.image_size=28",
+        "data.grayscale=true",
+        f"init_from={fashion['best_checkpoint']}",
+        "trainer=cpu",
+        "trainer.max_epochs=1",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    said = [line for line in proc.stderr.splitlines() if line.startswith("litexp: init_from=")]
+    assert len(said) == 1, proc.stderr[-3000:]
+    assert "loaded 24 of 26 weight tensors" in said[0], said
+    assert "re-initialised the head (net.classifier.1.weight, net.classifier.1.bias)" in said[0]
+    assert "trained for 10 classes, this data has 3" in said[0], said
+    run = new_run(tmp_path / "logs")
+    ckpt = load_checkpoint(read_metrics(run)["last_checkpoint"])
+    assert ckpt["state_dict"]["net.classifier.1.weight"].shape[0] == 3
+    source = load_checkpoint(fashion["best_checkpoint"])["state_dict"]
+    first = "net.features.0.weight" if "net.features.0.weight" in source else next(iter(source))
+    # The convolutions start from Fashion-MNIST's: 2 Adam steps move them a little only.
+    moved = (ckpt["state_dict"][first] - source[first]).abs().max().item()
+    assert moved < 0.1 * source[first].abs().max().item(), moved
+
+
+@needs_shared_data("fashion_mnist", "mnist")
+def test_fashion_to_mnist_fine_tune_beats_the_same_budget_from_scratch(
+    fashion: dict, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    common = FASHION_COMMON
     mnist = [
         *common,
         "data=mnist",
