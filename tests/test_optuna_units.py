@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import optuna
@@ -78,5 +79,25 @@ def test_median_pruner_stops_a_bad_trial_after_its_first_epoch(make_cfg, tmp_pat
     trial = study.get_trials()[bad.number]
     assert trial.user_attrs["pruned_at_epoch"] == 0
     assert list(trial.intermediate_values) == [0]  # stopped: no epochs 1..3
-    # Stopped like early stopping: the run still tested its best checkpoint.
-    assert summary["status"] == "completed" and "test/acc" in summary["metrics"]
+    # Stopped like early stopping: the run still tested its best checkpoint, and says it
+    # was pruned (in metrics.json, counted from 1, and in TensorBoard's HPARAMS).
+    assert summary["status"] == "pruned" and "test/acc" in summary["metrics"]
+    on_disk = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert (on_disk["status"], on_disk["pruned_at_epoch"]) == ("pruned", 1)
+    assert hparams_status(tmp_path / "run") == "pruned"
+
+
+def hparams_status(run_dir: Path) -> str:
+    """The ``status`` column of the run's HPARAMS entry, read back from its event file."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
+
+    for events in sorted(run_dir.rglob("events.out.tfevents.*")):
+        for event in EventFileLoader(str(events)).Load():
+            for value in event.summary.value:
+                if value.tag == metadata.SESSION_START_INFO_TAG:
+                    data = plugin_data_pb2.HParamsPluginData.FromString(
+                        value.metadata.plugin_data.content
+                    )
+                    return data.session_start_info.hparams["status"].string_value
+    raise AssertionError(f"no HPARAMS entry in {run_dir}")
