@@ -67,7 +67,8 @@ def test_storage_url_in_the_environment_reaches_no_file(tmp_path: Path, monkeypa
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (hidden / "study.db").is_file()  # the trials went to the environment's storage
     sweep = tmp_path / "work" / "logs" / "train" / "optuna" / "s"
-    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1"]
+    # One folder per trial, beside the study's plots (which name no storage either).
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1", "sweep_plots"]
     assert list(sweep.rglob("*.ckpt")) and list(sweep.rglob("run.json"))
     assert not _files_holding(tmp_path / "work", "hidden_place_4f2a")
     assert "hidden_place_4f2a" not in proc.stdout + proc.stderr
