@@ -7,12 +7,13 @@ The history is :class:`~litexp.callbacks.history.EpochHistory`'s list of epochs,
 1. ``underfitting``: the last epoch's train accuracy is within ``NEAR_CHANCE`` (0.10) of
    chance (1 / num_classes): the model does not even fit its training data.
 2. ``overfitting from epoch N``: the val loss reached its minimum at epoch M < the last
-   epoch, ended more than ``RISE`` (10%) above that minimum, and the train loss kept
-   falling after M. N = M + 1, the first epoch past the minimum (an early stop with
+   epoch, ended more than ``RISE`` (10%) and more than ``MIN_RISE`` (0.01) above that
+   minimum and above the last train loss, and the train loss kept falling after M (so
+   a converged run whose val loss wobbles from 0.007 to 0.011 is not overfitting). N = M + 1, the first epoch past the minimum (an early stop with
    patience p ends at M + p). The gap reported is the last val loss minus the last
    train loss.
-3. ``underfitting`` (still learning): the last ``WINDOW`` (3) epochs (all of them in a
-   shorter run) brought more than ``STEEP`` (25%) of the train loss's whole fall since
+3. ``underfitting`` (still learning): with at least ``MIN_EPOCHS`` epochs, the last
+   ``WINDOW`` (3) epochs (all but the first in a run of 3) brought more than ``STEEP`` (25%) of the train loss's whole fall since
    epoch 1, and the val loss fell too: more epochs would still help. (A share of the
    whole fall, not of the loss: a converged run's loss going from 0.03 to 0.02 is a big
    relative drop but a small share.)
@@ -29,6 +30,7 @@ from typing import Any
 
 NEAR_CHANCE = 0.10  # train acc <= chance + this: underfitting
 RISE = 0.10  # last val loss > (1 + this) * its minimum: rising
+MIN_RISE = 0.01  # ... and by more than this much: not a wobble of a converged run
 WINDOW = 3  # epochs looked back over for "still falling steeply"
 STEEP = 0.25  # share of the train loss's whole fall in the last WINDOW epochs: steep
 MIN_EPOCHS = 3  # fewer epochs: too few to call a fit good
@@ -68,7 +70,9 @@ def diagnose(history: History, num_classes: int) -> dict[str, Any]:
 
     best = min(range(len(val_loss)), key=val_loss.__getitem__)  # 0-based epoch of the minimum
     figures.update(best_val_loss=_r(val_loss[best]), best_epoch=int(history[best]["epoch"]))
-    rising = val_loss[-1] > (1 + RISE) * val_loss[best]
+    rise = val_loss[-1] - val_loss[best]
+    rising = val_loss[-1] > (1 + RISE) * val_loss[best] and rise > MIN_RISE
+    rising = rising and val_loss[-1] > train_loss[-1]  # the textbook gap: train below val
     if best < len(val_loss) - 1 and rising and train_loss[-1] < train_loss[best]:
         start = int(history[best]["epoch"]) + 1
         return _verdict(
@@ -78,7 +82,7 @@ def diagnose(history: History, num_classes: int) -> dict[str, Any]:
             f"{val_loss[-1]:.3f}, train loss {train_loss[-1]:.3f}, gap {figures['gap']:.3f})",
             from_epoch=start,
         )
-    if len(history) >= 2:
+    if len(history) >= MIN_EPOCHS:  # 2 epochs: one drop, always "all of the fall"
         k = min(WINDOW, len(history) - 1)  # a shorter run: over all its epochs
         whole = train_loss[0] - train_loss[-1]
         share = (train_loss[-1 - k] - train_loss[-1]) / whole if whole > 0 else 0.0
