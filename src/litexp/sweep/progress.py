@@ -21,7 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from litexp.results import read_json
@@ -52,6 +54,11 @@ def _duration(seconds: float) -> str:
         return f"{seconds}s"
     minutes, s = divmod(seconds, 60)
     return f"{minutes}m{s:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def _in_sweep(config: DictConfig) -> bool:
+    """Whether this job is one of a ``-m`` sweep's."""
+    return OmegaConf.select(config, "hydra.mode") == RunMode.MULTIRUN
 
 
 class SweepProgress(Callback):
@@ -146,6 +153,8 @@ class SweepProgress(Callback):
 
     # Each job (in the sweep process, or a parallel launcher's worker) ----------------
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if not _in_sweep(config):  # a single run: no "job 1 of 1"
+            return
         self.job_started = time.perf_counter()
         self.job_dir = Path(str(OmegaConf.select(config, "hydra.runtime.output_dir") or "."))
         num = int(OmegaConf.select(config, "hydra.job.num") or 0)
@@ -154,12 +163,15 @@ class SweepProgress(Callback):
         log.info(f"sweep: job {num + 1} of {total}: {overrides}")
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        if not _in_sweep(config):
+            return
         took = time.perf_counter() - self.job_started
         self.durations.append(took)
         num = int(OmegaConf.select(config, "hydra.job.num") or 0)
         total = self.total or len(grid_of(config) or []) or None
         out = Path(str(OmegaConf.select(config, "hydra.runtime.output_dir") or "."))
-        result = getattr(job_return, "_return_value", None)
+        completed = getattr(job_return, "status", None) == JobStatus.COMPLETED
+        result = job_return.return_value if completed else None
         if not isinstance(result, dict):  # the task returned nothing: metrics.json says
             result = read_json(out / "metrics.json")
         status, value = "failed", None
@@ -173,7 +185,7 @@ class SweepProgress(Callback):
         left = total - len(self.durations) if total and self.grid and one_at_a_time else None
         if left:
             mean = sum(self.durations) / len(self.durations)
-            line += f"; ~{_duration(mean * left)} left ({left} jobs)"
+            line += f"; ~{_duration(mean * left)} left ({left} job{'s' if left > 1 else ''})"
         log.info(f"{line} [{out.name}]")
         self.job_dir = None
         if self.pending is not None:  # a stop that came while this job was finishing
