@@ -42,7 +42,10 @@ def test_imagenet_head_names_the_example_photos(tmp_path: Path) -> None:
     assert top1["dragonfly.png"].startswith("dragonfly")
     assert top1["hot_dog.jpg"].startswith("hotdog")
     rows = list(csv.DictReader(Path(result["csv"]).read_text().splitlines()))
-    assert len(rows) == 5 and rows[0].keys() >= {"file", "class_1", "prob_1", "class_3"}
+    assert rows[0].keys() >= {"file", "class_1", "prob_1", "class_3", "skipped"}
+    assert len([r for r in rows if not r["skipped"]]) == 5  # the photos ...
+    (labels,) = [r for r in rows if r["skipped"]]  # ... and the labels file beside them
+    assert labels["file"] == "imagenet_labels.txt" and not labels["class_1"], labels
     probs = [float(rows[0][f"prob_{k}"]) for k in (1, 2, 3)]  # the top 3, best first
     assert 1 >= probs[0] >= probs[1] >= probs[2] > 0, probs
 

@@ -251,6 +251,8 @@ def same_run(words: list[str], data: bool = True) -> Callable[[Path], bool]:
         return yaml.safe_load((ROOT / "conf" / group / f"{option}.yaml").read_text())["_target_"]
 
     def keep(run: Path) -> bool:
+        if run.suffix == ".ckpt":  # init_from=<run>/checkpoints/<best>.ckpt: its run
+            run = run.parent.parent
         if not (run / "config.yaml").is_file():  # a run that stopped at a config error
             return False
         config = run_config(run)
@@ -350,7 +352,24 @@ def expected_jobs(words: list[str]) -> int:
     if any(w.startswith("hparams_search=") for w in words):
         return 2
     values = [w.split("=", 1)[1] for w in words if "=" in w and not re.search(r"[\[({]", w)]
-    return math.prod(len(v.split(",")) for v in values)
+    jobs = math.prod(len(v.split(",")) for v in values)
+    recipe = next((w.split("=", 1)[1] for w in words if w.startswith("experiment=")), None)
+    if recipe:  # a comparison recipe sweeps its own hydra.sweeper.params too
+        conf = yaml.safe_load(recipe_file(words, recipe).read_text())
+        params = ((conf.get("hydra") or {}).get("sweeper") or {}).get("params") or {}
+        typed = {w.split("=", 1)[0].lstrip("+~") for w in words if "=" in w}
+        jobs *= math.prod(_choices(str(v)) for k, v in params.items() if k not in typed)
+    return jobs
+
+
+def _choices(value: str) -> int:
+    """The values of a sweep's ``a,b,c`` (commas inside brackets belong to one value)."""
+    depth, count = 0, 1
+    for char in value:
+        depth += char in "[({"
+        depth -= char in "])}"
+        count += char == "," and depth == 0
+    return count
 
 
 def metrics_files(logs: Path) -> dict[Path, int]:
