@@ -27,12 +27,10 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.stats import rate, spread
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion_mnist"
 TARGET_SPEEDUP = 20.0
-
-
-def _spread(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def litexp_pass(cache_dir: Path, batch_size: int) -> tuple[float, float]:
@@ -98,26 +96,23 @@ def _measure(repeats: int, batch_size: int) -> dict:
             w: [torchvision_pass(root, batch_size, w) for _ in range(repeats)] for w in (0, 2)
         }
     best_workers = max(baseline, key=lambda w: statistics.median(baseline[w]))
-    base = _spread(baseline[best_workers])
-    mine = _spread(ours)
+    base = spread(baseline[best_workers])
+    mine = spread(ours)
     return {
         "batch_size": batch_size,
         "litexp_samples_per_s": mine,
-        "torchvision_samples_per_s": {w: _spread(v) for w, v in baseline.items()},
+        "torchvision_samples_per_s": {w: spread(v) for w, v in baseline.items()},
         "torchvision_best_workers": best_workers,
         "speedup": mine["median"] / base["median"],
         "target_speedup": TARGET_SPEEDUP,
         "setup_s_first": cold_setup,
-        "setup_s_cached": _spread(warm_setup),
+        "setup_s_cached": spread(warm_setup),
     }
 
 
 def markdown(r: dict) -> str:
     """Markdown table rows: | benchmark | figure | target | command |."""
     cmd = "`python -m benchmarks.data_path`"
-
-    def rate(s: dict) -> str:
-        return f"{s['median']:,.0f} samples/s ({s['min']:,.0f}-{s['max']:,.0f})"
 
     tv = r["torchvision_samples_per_s"]
     rows = [

@@ -23,13 +23,11 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.stats import rate, spread
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "hymenoptera_data"
 TARGET_SPEEDUP = 10.0
 SIZE = 64
-
-
-def _spread(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def _timed_epochs(loader, epochs: int, step=lambda b: b) -> float:
@@ -92,27 +90,24 @@ def measure(repeats: int = 3, epochs: int = 3, batch_size: int = 32, threads: in
     finally:
         torch.set_num_threads(before)
     best = max(baseline, key=lambda w: statistics.median(baseline[w]))
-    mine = _spread(ours)
+    mine = spread(ours)
     return {
         "batch_size": batch_size,
         "epochs": epochs,
         "threads": threads,
         "litexp_samples_per_s": mine,
-        "torchvision_samples_per_s": {w: _spread(v) for w, v in baseline.items()},
+        "torchvision_samples_per_s": {w: spread(v) for w, v in baseline.items()},
         "torchvision_best_workers": best,
         "speedup": mine["median"] / statistics.median(baseline[best]),
         "target_speedup": TARGET_SPEEDUP,
         "setup_s_first": cold_setup,
-        "setup_s_cached": _spread(warm),
+        "setup_s_cached": spread(warm),
     }
 
 
 def markdown(r: dict) -> str:
     """Markdown table rows: | benchmark | figure | target | command |."""
     cmd = "`python -m benchmarks.folder_data`"
-
-    def rate(s: dict) -> str:
-        return f"{s['median']:,.0f} samples/s ({s['min']:,.0f}-{s['max']:,.0f})"
 
     tv = r["torchvision_samples_per_s"]
     met = "met" if r["speedup"] >= r["target_speedup"] else "MISSED"

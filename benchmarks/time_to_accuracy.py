@@ -19,21 +19,18 @@ import gzip
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.stats import spread
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "fashion_mnist"
 TARGETS = {30.0: 0.91, 60.0: 0.92}  # seconds -> test accuracy to reach by then
 TUTORIAL_BUDGET_S = 65.0
-
-
-def _spread(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def _timed(
@@ -139,15 +136,15 @@ def measure(repeats: int = 3, epochs: tuple[int, ...] = (2, 4), tutorial: bool =
             if tutorial:
                 tut_runs.append(tutorial_run(tmp))
     recipe = {
-        e: {key: _spread([r[key] for r in rs]) for key in ("wall_s", "test_acc", "peak_rss_mb")}
+        e: {key: spread([r[key] for r in rs]) for key in ("wall_s", "test_acc", "peak_rss_mb")}
         for e, rs in runs.items()
     }
     tut_epochs = min((len(points) for points, _ in tut_runs), default=0)
     tut = [
         {
             "epoch": i + 1,
-            "wall_s": _spread([points[i][0] for points, _ in tut_runs]),
-            "test_acc": _spread([points[i][1] for points, _ in tut_runs]),
+            "wall_s": spread([points[i][0] for points, _ in tut_runs]),
+            "test_acc": spread([points[i][1] for points, _ in tut_runs]),
         }
         for i in range(tut_epochs)
     ]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
@@ -152,3 +153,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             f"{REQUIRE_SHARED_DATA}=1 but {', '.join(missing)} missing: {SHARED_DATA_REASON}"
         )
     pytest.skip(SHARED_DATA_REASON)
+
+
+def write_job(sweep: Path, name: str, overrides: list[str], result: dict | None) -> None:
+    """A sweep job's folder as Hydra and train() leave it: its overrides and, unless
+    ``result`` is None (a job that never finished), its ``metrics.json``."""
+    job = sweep / name
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    if result is not None:
+        (job / "metrics.json").write_text(json.dumps(result))

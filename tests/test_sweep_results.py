@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import yaml
 
 from litexp.sweep.naming import job_dir_name
 from litexp.sweep.summary import SUMMARY_MD, summarize
-from tests.conftest import ROOT, read_metrics, run_in_session
+from tests.conftest import ROOT, read_metrics, run_in_session, write_job
 
 GRID = [
     "-m",
@@ -27,12 +26,8 @@ GRID = [
 
 
 def _job(sweep: Path, name: str, overrides: list[str], metrics: dict | None) -> None:
-    job = sweep / name
-    (job / ".hydra").mkdir(parents=True)
-    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
-    if metrics is not None:
-        result = {"status": "completed", "metrics": metrics, "epochs": 3, "wall_time_s": 1.0}
-        (job / "metrics.json").write_text(json.dumps(result))
+    result = {"status": "completed", "metrics": metrics, "epochs": 3, "wall_time_s": 1.0}
+    write_job(sweep, name, overrides, result if metrics is not None else None)
 
 
 def test_ties_are_broken_by_the_loss_and_the_header_says_so(tmp_path: Path) -> None:

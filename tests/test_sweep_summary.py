@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from litexp.sweep.summary import SUMMARY_CSV, SUMMARY_MD, collect, sort_rows, summarize
-from tests.conftest import run_cli
+from tests.conftest import run_cli, write_job
 
 # Tiny and fast: 200 points, one epoch.
 TINY = [
@@ -21,24 +19,18 @@ TINY = [
 ]
 
 
-def _job(sweep: Path, name: str, overrides: list[str], result: dict | None) -> None:
-    job = sweep / name
-    (job / ".hydra").mkdir(parents=True)
-    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
-    if result is not None:
-        (job / "metrics.json").write_text(json.dumps(result))
-
-
 def _done(acc: float, loss: float) -> dict:
     metrics = {"val/acc": acc, "val/loss": loss, "test/acc": acc, "train/loss": 0.1}
     return {"status": "completed", "metrics": metrics, "wall_time_s": 1.5}
 
 
 def test_rows_sorted_by_objective_with_failed_and_incomplete_last(tmp_path: Path) -> None:
-    _job(tmp_path, "0", ["model.lr=0.001"], _done(0.7, 0.6))
-    _job(tmp_path, "1", ["model.lr=-1"], {"status": "failed", "error": "ConfigError: lr\nmore"})
-    _job(tmp_path, "2", ["model.lr=0.01"], _done(0.9, 0.2))
-    _job(tmp_path, "10", ["model.lr=0.1"], None)  # killed: no metrics.json
+    write_job(tmp_path, "0", ["model.lr=0.001"], _done(0.7, 0.6))
+    write_job(
+        tmp_path, "1", ["model.lr=-1"], {"status": "failed", "error": "ConfigError: lr\nmore"}
+    )
+    write_job(tmp_path, "2", ["model.lr=0.01"], _done(0.9, 0.2))
+    write_job(tmp_path, "10", ["model.lr=0.1"], None)  # killed: no metrics.json
 
     rows = summarize(tmp_path, "val/acc", "maximize")
 
@@ -63,8 +55,8 @@ def test_rows_sorted_by_objective_with_failed_and_incomplete_last(tmp_path: Path
 
 
 def test_minimize_puts_the_lowest_loss_first(tmp_path: Path) -> None:
-    _job(tmp_path, "0", ["a=1"], _done(0.7, 0.6))
-    _job(tmp_path, "1", ["a=2"], _done(0.9, 0.2))
+    write_job(tmp_path, "0", ["a=1"], _done(0.7, 0.6))
+    write_job(tmp_path, "1", ["a=2"], _done(0.9, 0.2))
     rows = sort_rows(collect(tmp_path), "val/loss", "minimize")
     assert [r.job for r in rows] == ["1", "0"]
     with pytest.raises(ValueError, match="direction='down' is invalid"):
@@ -101,8 +93,8 @@ def test_error_text_with_rich_markup_is_printed_as_it_is(tmp_path: Path, capsys)
     from litexp.sweep.summary import SweepSummary
 
     error = "RuntimeError: [/__w/pytorch/aten/src/ATen/native/Copy.cpp:42] [bold]no[/bold]"
-    _job(tmp_path, "0", ["model.hidden_sizes=[8]"], _done(0.7, 0.6))
-    _job(tmp_path, "1", ["model.hidden_sizes=[/x]"], {"status": "failed", "error": error})
+    write_job(tmp_path, "0", ["model.hidden_sizes=[8]"], _done(0.7, 0.6))
+    write_job(tmp_path, "1", ["model.hidden_sizes=[/x]"], {"status": "failed", "error": error})
     config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
 
     with pytest.raises(SystemExit) as stop:
