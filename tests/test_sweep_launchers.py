@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from litexp.sweep.threads import available_cores, threads_per_job
 from tests.conftest import run_cli
@@ -49,6 +50,16 @@ def test_parallel_launcher_runs_two_jobs_with_their_share_of_the_cores(tmp_path:
     expected = threads_per_job(2, available_cores())
     for job in next((tmp_path / "logs" / "train" / "multiruns").iterdir()).glob("[0-9]_*"):
         assert f"torch threads per job: {expected} " in (job / "train.log").read_text()
+    # Each job's result lines say which job they are, and stay together: the labelled
+    # table is followed by that job's own run directory, before any other job's table.
+    lines = proc.stdout.splitlines()
+    for n, name in ((1, "0_model.lr=0.05"), (2, "1_model.lr=0.1")):
+        title = f"litexp: completed · job {n} of 2 · {name.split('_', 1)[1]}"
+        (at,) = [i for i, line in enumerate(lines) if line.strip() == title]
+        block = lines[at + 1 : at + 30]  # up to the next job's table
+        block = block[: next((i for i, b in enumerate(block) if "litexp: " in b), len(block))]
+        run_dirs = [b for b in block if b.startswith("run directory:")]
+        assert run_dirs and run_dirs[0].endswith(f"/{name}"), (title, block)
 
 
 def _span(train_log: Path) -> tuple[datetime, datetime]:
@@ -61,27 +72,57 @@ def _span(train_log: Path) -> tuple[datetime, datetime]:
     return stamps[0], stamps[-1]
 
 
+def _most_at_once(spans: list[tuple[datetime, datetime]]) -> int:
+    """The most jobs running at one instant (each job's start is such an instant)."""
+    return max(sum(s <= start <= e for s, e in spans) for start, _ in spans)
+
+
+def _launcher_config(*args: str, tmp_path: Path) -> str:
+    proc = run_cli("train.py", *args, "--cfg", "hydra", "--package", "hydra.launcher", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_submitit_local_is_litexps_launcher_on_the_plugins_schema(tmp_path: Path) -> None:
+    """``hydra/launcher=submitit_local`` (and its alias ``local``) is litexp's: n_jobs at
+    once, one log folder; the plugin's own fields are all still there."""
+    from hydra_plugins.hydra_submitit_launcher.config import LocalQueueConf
+
+    for choice in ("submitit_local", "local"):
+        launcher = yaml.safe_load(_launcher_config(f"hydra/launcher={choice}", tmp_path=tmp_path))
+        assert launcher["_target_"].endswith(".LitexpLocalLauncher")
+        assert launcher["n_jobs"] == 2
+        assert launcher["submitit_folder"] == "${hydra.sweep.dir}/.submitit"
+        assert set(LocalQueueConf.__dataclass_fields__) - {"_target_"} <= set(launcher)
+
+
 @pytest.mark.slow
-def test_submitit_local_launcher_runs_the_sweep(tmp_path: Path) -> None:
-    """hydra/launcher=local (submitit_local): the SLURM launcher's code path, here;
-    3 jobs, at most 2 at once (max_batch_size), each with its share of the cores."""
+def test_submitit_local_launcher_runs_two_jobs_at_a_time(tmp_path: Path) -> None:
+    """hydra/launcher=submitit_local: the SLURM launcher's code path, here; 3 jobs, at most
+    2 at once (its default n_jobs), each with its share of the cores, one log folder."""
     proc = run_cli(
-        "train.py", "-m", "hydra/launcher=local", "hydra.sweeper.max_batch_size=2",
-        "model.lr=0.05,0.1,0.2", *TINY,
+        "train.py", "-m", "hydra/launcher=submitit_local", "model.lr=0.05,0.1,0.2", *TINY,
         cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
+    said = proc.stdout + proc.stderr
+    sweep = next((tmp_path / "logs" / "train" / "multiruns").iterdir())
+    assert f"submitit: each job's output is in {sweep / '.submitit'} " in said
+    assert f"sweep: {sweep}" in proc.stdout  # the summary table
     rows = _summary(tmp_path)
     assert len(rows) == 3 and all(r["status"] == "completed" for r in rows)
-    sweep = next((tmp_path / "logs" / "train" / "multiruns").iterdir())
-    said = proc.stdout + proc.stderr
-    assert f"submitit: each job's output is in {sweep / '.submitit'}" in said
-    assert not (sweep / ".submitit" / "%j").exists()  # no stray folder
-    assert list((sweep / ".submitit").glob("*_0_log.out"))  # the jobs' output is there
+    assert not [p for p in tmp_path.rglob("*") if p.name == "%j"]  # no stray folder
+    outs = sorted((sweep / ".submitit").glob("*_0_log.out"))
+    assert len(outs) == 3  # each job's console output, in the one folder
+    # each job's result table says which job it is (its console is its .out file)
+    titles = [line for out in outs for line in out.read_text().splitlines() if " · job " in line]
+    assert sorted(titles) == [
+        f"litexp: completed · job {n} of 3 · model.lr={lr}"
+        for n, lr in ((1, "0.05"), (2, "0.1"), (3, "0.2"))
+    ]
     jobs = sorted(sweep.glob("[0-9]_*"))
     expected = threads_per_job(2, available_cores())
     for job in jobs:
-        assert f"torch threads per job: {expected} " in (job / "train.log").read_text()
+        assert f"torch threads per job: {expected} (" in (job / "train.log").read_text()
     spans = [_span(job / "train.log") for job in jobs]
-    # Never 3 at once: some job starts only after another has ended.
-    assert any(b[0] > a[1] for a in spans for b in spans), spans
+    assert _most_at_once(spans) == 2, spans  # two together, never three

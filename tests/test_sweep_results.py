@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from litexp.sweep.grid import grid as grid_jobs
 from litexp.sweep.naming import job_dir_name
 from litexp.sweep.summary import SUMMARY_MD, summarize
 from tests.conftest import ROOT, read_metrics, run_in_session, write_job
@@ -54,6 +55,19 @@ def test_job_directory_names_are_readable_unique_and_capped() -> None:
     long_a = job_dir_name(1, [f"model.hidden_sizes=[{'64,' * 40}1]"])
     long_b = job_dir_name(1, [f"model.hidden_sizes=[{'64,' * 40}2]"])
     assert len(long_a) == 80 and long_a != long_b  # cut, and told apart by a hash
+
+
+def test_the_grid_is_every_combination_in_launch_order() -> None:
+    """Hydra's basic sweeper's jobs: the command line replaces a key's params values."""
+    jobs = grid_jobs(
+        {"model.lr": "0.5,0.9", "seed": "7"},
+        ["model.lr=0.01,0.1", "data=circles,moons", "+x=range(1,3)", "trainer.max_epochs=1"],
+    )
+    assert len(jobs) == 8
+    assert jobs[0] == ["model.lr=0.01", "seed=7", "data=circles", "+x=1", "trainer.max_epochs=1"]
+    assert jobs[1][2:4] == ["data=circles", "+x=2"]  # the last key varies fastest
+    assert jobs[-1][:4] == ["model.lr=0.1", "seed=7", "data=moons", "+x=2"]
+    assert grid_jobs({}, ["model.lr=interval(0.1,1)"]) is None  # not a grid
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +142,15 @@ def test_progress_lines_between_jobs(grid: tuple[Path, str]) -> None:
     assert "sweep: job 2 of 4 completed in" in output
     assert "left (2 jobs)" in output  # after job 2 of 4, an estimate for the last two
     assert "sweep: job 4 of 4 completed in" in output
+
+
+@pytest.mark.slow
+def test_each_jobs_result_table_says_which_job_it_is(grid: tuple[Path, str]) -> None:
+    _, output = grid
+    titles = [line.strip() for line in output.splitlines() if "litexp: completed" in line]
+    assert titles == [
+        f"litexp: completed · job {n} of 4 · model.lr={lr} model.activation={act}"
+        for n, (lr, act) in enumerate(
+            [("0.02", "relu"), ("0.02", "tanh"), ("0.2", "relu"), ("0.2", "tanh")], 1
+        )
+    ]

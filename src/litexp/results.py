@@ -183,18 +183,26 @@ def best_epoch(checkpoint: str) -> int | None:
     return int(match.group(1)) + 1 if match else None
 
 
-def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
-    """The final metrics and where everything is, as a rich table."""
+def print_summary(
+    summary: dict[str, Any], console: Console | None = None, label: str | None = None
+) -> None:
+    """The final metrics and where everything is, as a rich table.
+
+    ``label`` (a sweep's ``job 2 of 4 · model.lr=0.1``) goes in the title; the table and
+    its lines are written at once, so parallel jobs' results never interleave.
+    """
     console = console or Console()
-    table = Table(title=f"litexp: {summary['status']}", show_header=True)
+    title = f"litexp: {summary['status']}" + (f" · {label}" if label else "")
+    table = Table(title=title, show_header=True, min_width=len(title) if label else None)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in sorted(summary["metrics"].items()):
         table.add_row(key, _fmt(value))
-    console.print(table)
-    # soft_wrap: paths stay on one line, so they can be copied even from a narrow terminal.
-    console.print(f"run directory:   {summary['run_dir']}", soft_wrap=True)
-    if summary.get("best_checkpoint"):
-        console.print(f"best checkpoint: {summary['best_checkpoint']}", soft_wrap=True)
-    logdir = shlex.quote(str(summary["run_dir"]))  # pastes back into a shell as it is
-    console.print(Text(f"TensorBoard:     tensorboard --logdir {logdir}"), soft_wrap=True)
+    with console:  # one write for the whole block
+        console.print(table)
+        # soft_wrap: paths stay on one line, so they can be copied even from a narrow terminal.
+        console.print(f"run directory:   {summary['run_dir']}", soft_wrap=True)
+        if summary.get("best_checkpoint"):
+            console.print(f"best checkpoint: {summary['best_checkpoint']}", soft_wrap=True)
+        logdir = shlex.quote(str(summary["run_dir"]))  # pastes back into a shell as it is
+        console.print(Text(f"TensorBoard:     tensorboard --logdir {logdir}"), soft_wrap=True)

@@ -35,6 +35,7 @@ from litexp.run_info import command_line, write_run_info
 from litexp.run_lock import RunLock
 from litexp.run_names import job_overrides, label_of
 from litexp.spec import spec_of
+from litexp.sweep.grid import job_label
 from litexp.sweep.resume import resume_sweep_job
 
 FINAL_METRICS = ("train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc")
@@ -254,7 +255,7 @@ def _fit_and_test(
         )
         name, version = label_of(cfg.get("task_name", "train"))
         log_to_trackers(trainer.loggers, params, summary, f"{name}/{version}" if version else name)
-        print_summary(summary)
+        print_summary(summary, label=job_label())  # in a sweep: which job this is
     return summary
 
 

@@ -27,25 +27,9 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from litexp.results import read_json
+from litexp.sweep.grid import grid_of, saved_total
 
 log = logging.getLogger(__name__)
-
-
-def grid_of(config: DictConfig) -> list[list[str]] | None:
-    """Every job's overrides, in launch order, for Hydra's basic sweeper (a grid); None
-    for another sweeper (Optuna decides its trials as it goes)."""
-    target = str(OmegaConf.select(config, "hydra.sweeper._target_") or "")
-    if not target.endswith("BasicSweeper"):
-        return None
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
-    arguments = [f"{k}={v}" for k, v in params.items()]
-    arguments += list(OmegaConf.select(config, "hydra.overrides.task") or [])
-    parsed = OverridesParser.create().parse_overrides(arguments)
-    (batch,) = BasicSweeper.split_arguments(parsed, None)
-    return batch
 
 
 def _duration(seconds: float) -> str:
@@ -54,6 +38,10 @@ def _duration(seconds: float) -> str:
         return f"{seconds}s"
     minutes, s = divmod(seconds, 60)
     return f"{minutes}m{s:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def _sweep_dir(config: DictConfig) -> str:
+    return str(OmegaConf.select(config, "hydra.sweep.dir") or ".")
 
 
 def _in_sweep(config: DictConfig) -> bool:
@@ -158,7 +146,7 @@ class SweepProgress(Callback):
         self.job_started = time.perf_counter()
         self.job_dir = Path(str(OmegaConf.select(config, "hydra.runtime.output_dir") or "."))
         num = int(OmegaConf.select(config, "hydra.job.num") or 0)
-        total = self.total or len(grid_of(config) or []) or "?"
+        total = self.total or saved_total(_sweep_dir(config)) or "?"  # a fresh worker
         overrides = " ".join(OmegaConf.select(config, "hydra.overrides.task") or [])
         log.info(f"sweep: job {num + 1} of {total}: {overrides}")
 
@@ -168,8 +156,8 @@ class SweepProgress(Callback):
         took = time.perf_counter() - self.job_started
         self.durations.append(took)
         num = int(OmegaConf.select(config, "hydra.job.num") or 0)
-        total = self.total or len(grid_of(config) or []) or None
         out = Path(str(OmegaConf.select(config, "hydra.runtime.output_dir") or "."))
+        total = self.total or saved_total(_sweep_dir(config))
         completed = getattr(job_return, "status", None) == JobStatus.COMPLETED
         result = job_return.return_value if completed else None
         if not isinstance(result, dict):  # the task returned nothing: metrics.json says

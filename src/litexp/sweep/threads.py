@@ -3,7 +3,8 @@
 joblib's loky workers already start with ``OMP_NUM_THREADS = cores // n_jobs`` (so torch,
 imported after that in the worker, starts with that many threads); the threading and
 multiprocessing backends do not. ``JobThreads`` sets torch's thread count explicitly, for
-every backend, and logs it in the job's log.
+every backend, and logs it in the job's log; so does litexp's ``submitit_local``
+(``n_jobs`` processes at once, ``hydra_plugins.litexp_submitit_local``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+
+from litexp.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +32,8 @@ def available_cores() -> int:
 def threads_per_job(n_jobs: int, cores: int) -> int:
     """``cores // n_jobs``, at least 1; ``n_jobs=-1`` (joblib: one job per core) gives 1."""
     if n_jobs == 0 or n_jobs < -1:
-        raise ValueError(
-            f"hydra.launcher.n_jobs={n_jobs} is invalid: must be >= 1 or -1 (all cores)"
+        raise ConfigError(
+            f"hydra.launcher.n_jobs={n_jobs} is invalid: must be >= 1 or -1 (one job per core)"
         )
     jobs = cores if n_jobs == -1 else min(n_jobs, cores)
     return max(1, cores // jobs)
@@ -51,4 +54,6 @@ class JobThreads(Callback):
         cores = available_cores()
         threads = threads_per_job(int(n_jobs), cores)
         torch.set_num_threads(threads)
-        log.info(f"torch threads per job: {threads} ({cores} cores, n_jobs={n_jobs})")
+        log.info(
+            f"torch threads per job: {torch.get_num_threads()} ({cores} cores, n_jobs={n_jobs})"
+        )

@@ -1,0 +1,1 @@
+"""``hydra/launcher=submitit_local``, litexp's: at most ``n_jobs`` at once, one log folder."""
