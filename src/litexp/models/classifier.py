@@ -24,6 +24,9 @@ from litexp.models.own_net import NetFactory, make_net
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
 Batch = tuple[torch.Tensor, torch.Tensor]
+# The checkpoint entry with the training metrics' states (on_save_checkpoint).
+TRAIN_METRICS_KEY = "litexp_train_metrics"
+TRAIN_METRICS = ("train_acc", "train_loss")
 COMPILE_MODES = (
     False,
     True,
@@ -154,6 +157,13 @@ class Classifier(L.LightningModule):
             self.log("train/loss_step", out["loss"].detach(), on_step=True, on_epoch=False)
         return out
 
+    def on_train_epoch_start(self) -> None:
+        # Each epoch's means start empty, also after resuming from a checkpoint saved at
+        # an epoch's end (it holds that epoch's states). An epoch resumed in its middle
+        # gets no epoch start from Lightning: the states on_load_checkpoint restored stay.
+        for name in TRAIN_METRICS:
+            getattr(self, name).reset()
+
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train")
 
@@ -190,6 +200,30 @@ class Classifier(L.LightningModule):
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": interval},
         }
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # The running epoch's training means so far (a few sums and counts): a run resumed
+        # in the middle of an epoch then reports that epoch's train/loss and train/acc over
+        # all of its batches, not only those after the resume. Kept beside the weights,
+        # not in the state_dict, which stays weights only (eval, predict, init_from=).
+        # With DDP every rank saves (Lightning's rule), so the sums are those of all ranks.
+        saved = {}
+        for name in TRAIN_METRICS:
+            metric = getattr(self, name)
+            with metric.sync_context():  # summed over the ranks, then back to this rank's
+                saved[name] = {k: v.detach().clone() for k, v in metric.metric_state.items()}
+        checkpoint[TRAIN_METRICS_KEY] = saved
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Resuming (Lightning calls this before the weights load). The sums of all ranks
+        # go to rank zero only: each batch is counted once when the ranks' states are
+        # summed again. A checkpoint written before these were kept has none: the epoch
+        # then averages its batches after the resume.
+        if self.global_rank != 0:
+            return
+        for name, states in checkpoint.get(TRAIN_METRICS_KEY, {}).items():
+            metric = getattr(self, name)
+            metric.load_state_dict({k: v.to(metric.device) for k, v in states.items()})
 
     def configure_model(self) -> None:
         # In place (nn.Module.compile): state_dict keys stay free of "_orig_mod.".

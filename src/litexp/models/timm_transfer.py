@@ -130,6 +130,7 @@ class TimmTransfer(Classifier):
         )
 
     def on_train_epoch_start(self) -> None:
+        super().on_train_epoch_start()  # the epoch's training means start empty
         # In TensorBoard: how many parameters train, epoch by epoch (gradual unfreezing).
         trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
         total = sum(p.numel() for p in self.parameters())
@@ -139,6 +140,7 @@ class TimmTransfer(Classifier):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Rebuilding from this checkpoint needs no weights file and no hub: the state
         # dict holds every weight, and the preprocessing is stated explicitly.
+        super().on_save_checkpoint(checkpoint)  # the running epoch's training means
         meta = dict(checkpoint.get("litexp", {}))
         meta["preprocessing"] = self.preprocessing
         meta["rebuild_overrides"] = {
