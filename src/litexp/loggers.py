@@ -31,8 +31,8 @@ class TensorBoardLogger(_LightningTensorBoardLogger):
 
 
 class WandbLogger(_LightningWandbLogger):
-    """``lightning.pytorch.loggers.WandbLogger`` whose run is named like the others and
-    ends with its job.
+    """``lightning.pytorch.loggers.WandbLogger`` whose run is named like the others, one
+    W&B run per job.
 
     ``name=None`` names the run ``<project>/<the job's overrides>`` (``litexp.run_names``),
     as MLflow's run name. Lightning reuses a W&B run already open in the process
@@ -41,7 +41,7 @@ class WandbLogger(_LightningWandbLogger):
     finishes it first. A process's last run ends with the process (wandb's exit hook).
     """
 
-    def __init__(self, name: str | None = None, project: str | None = None, **kwargs: Any):
+    def __init__(self, name: str | None = None, project: str | None = None, **kwargs: Any) -> None:
         try:
             import wandb  # noqa: F401
         except ImportError:
