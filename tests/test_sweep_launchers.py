@@ -96,6 +96,17 @@ def test_submitit_local_is_litexps_launcher_on_the_plugins_schema(tmp_path: Path
         assert set(LocalQueueConf.__dataclass_fields__) - {"_target_"} <= set(launcher)
 
 
+def test_submitit_local_refuses_a_bad_n_jobs_before_any_job(tmp_path: Path) -> None:
+    proc = run_cli(
+        "train.py", "-m", "hydra/launcher=submitit_local", "hydra.launcher.n_jobs=0",
+        "model.lr=0.1,0.2", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    (error,) = [line for line in proc.stderr.splitlines() if line.startswith("litexp: error:")]
+    assert "hydra.launcher.n_jobs=0 is invalid: must be >= 1 or -1" in error
+    assert not (tmp_path / "logs").exists()  # no sweep directory, no job started
+
+
 @pytest.mark.slow
 def test_submitit_local_launcher_runs_two_jobs_at_a_time(tmp_path: Path) -> None:
     """hydra/launcher=submitit_local: the SLURM launcher's code path, here; 3 jobs, at most
