@@ -70,15 +70,15 @@ def confusion_figure(matrix: np.ndarray, class_names: list[str]) -> np.ndarray:
     total = int(counts.sum())
     accuracy = np.trace(counts) / total if total else float("nan")
     ax.set_title(f"test accuracy {accuracy:.4g} ({total} samples); rows: share of true class")
-    if n <= 20:
+    if legend:
+        fig.text(0.01, 0.005, textwrap.fill(legend, 110), fontsize=6, va="bottom", wrap=True)
+    fig.tight_layout(rect=(0, 0.06 if legend else 0, 1, 1))
+    if n <= 20:  # after the layout, which would measure every cell's text (half the cost)
         for i in range(n):
             for j in range(n):
                 color = "white" if shares[i, j] > 0.5 else "black"
                 cell = f"{shares[i, j]:.2f}\n{counts[i, j]}"
                 ax.text(j, i, cell, ha="center", va="center", fontsize=7, color=color)
-    if legend:
-        fig.text(0.01, 0.005, textwrap.fill(legend, 110), fontsize=6, va="bottom", wrap=True)
-    fig.tight_layout(rect=(0, 0.06 if legend else 0, 1, 1))
     return _figure_image(fig)
 
 

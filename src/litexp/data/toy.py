@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn import datasets
 
 from litexp.checks import fraction, positive_int
 from litexp.data.base import InMemoryData
@@ -103,6 +102,8 @@ class Circles(ToyData):
         self.noise, self.factor = noise, factor
 
     def _generate(self) -> tuple[np.ndarray, np.ndarray]:
+        from sklearn import datasets  # imported here: ~1 s, and only the toy sets need it
+
         return datasets.make_circles(
             self.n_samples, noise=self.noise, factor=self.factor, random_state=self.seed
         )
@@ -118,6 +119,8 @@ class Moons(ToyData):
         self.noise = noise
 
     def _generate(self) -> tuple[np.ndarray, np.ndarray]:
+        from sklearn import datasets
+
         return datasets.make_moons(self.n_samples, noise=self.noise, random_state=self.seed)
 
 
@@ -131,6 +134,8 @@ class Blobs(ToyData):
         self.cluster_std = cluster_std
 
     def _generate(self) -> tuple[np.ndarray, np.ndarray]:
+        from sklearn import datasets
+
         return datasets.make_blobs(
             self.n_samples,
             n_features=2,
