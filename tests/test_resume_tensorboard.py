@@ -9,8 +9,10 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+import torch
 
 from litexp.errors import Interrupted
+from litexp.models.classifier import TRAIN_METRICS_KEY
 from litexp.train import train
 from tests.conftest import compose_config
 from tests.test_tensorboard import _get, serve
@@ -79,3 +81,23 @@ def test_sigterm_and_resume_show_every_epoch_and_step_once(
     end = 11 * (epoch + 1) - 1
     for tag in ("train/loss", "train/acc"):
         assert dict(got[tag])[end] == pytest.approx(dict(want[tag])[end], abs=1e-4), tag
+
+
+@pytest.mark.slow
+def test_a_checkpoint_without_the_kept_means_still_resumes(make_cfg, tmp_path: Path) -> None:
+    # As litexp wrote them before the training means travelled in the checkpoint.
+    run_dir = tmp_path / "run"
+    short = ["trainer.max_epochs=1", "model.dropout=0.2"]
+    sender = [
+        "+callbacks.signal._target_=tests.test_resume.SendSignal",
+        "+callbacks.signal.at_step=5",
+    ]
+    with pytest.raises(Interrupted):
+        train(make_cfg(*short, *sender, f"+callbacks.signal.signum={int(signal.SIGTERM)}"))
+    last = run_dir / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)
+    assert ckpt.pop(TRAIN_METRICS_KEY)
+    torch.save(ckpt, last)
+    summary = train(make_cfg(*short, f"resume={run_dir}"))
+    assert summary["status"] == "completed"
+    assert 0 < summary["metrics"]["train/loss"] < 1  # the mean of its batches after the resume
