@@ -51,6 +51,16 @@ def test_one_lr_tag_for_adamw_a_point_on_each_logged_step(make_cfg) -> None:
     assert not any(k.startswith("lr-") for r in rows for k in r), "no Lightning lr-<class> tag"
 
 
+def test_logging_interval_epoch_writes_one_point_per_epoch(make_cfg) -> None:
+    summary = train(
+        make_cfg(
+            "trainer.max_epochs=2", "callbacks.lr_monitor.logging_interval=epoch", "logger=csv"
+        )
+    )
+    points = lr_points(csv_rows(Path(summary["run_dir"])))
+    assert points == {"lr": [(0, 0.01), (11, 0.01)]}, "at each epoch's start (11 steps)"
+
+
 class TwoOptimizers(L.LightningModule):
     """A user's LightningModule (not litexp's Classifier) with two optimisers, the first
     with a named second parameter group, stepped by hand."""
