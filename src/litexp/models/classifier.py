@@ -106,7 +106,9 @@ class Classifier(L.LightningModule):
         self.train_acc = torchmetrics.Accuracy(**task)
         self.val_acc = torchmetrics.Accuracy(**task)
         self.test_acc = torchmetrics.Accuracy(**task)
-        # Epoch-mean losses, weighted by batch size ("disable": no NaN check, no host sync).
+        # Epoch-mean losses, weighted by batch size ("disable": no NaN check, no host sync;
+        # it also drops update()'s weight= in torchmetrics <= 1.9, issue #3434, so _step
+        # passes the batch's loss once per sample).
         self.train_loss = torchmetrics.MeanMetric(nan_strategy="disable")
         self.val_loss = torchmetrics.MeanMetric(nan_strategy="disable")
         self.test_loss = torchmetrics.MeanMetric(nan_strategy="disable")
@@ -138,7 +140,7 @@ class Classifier(L.LightningModule):
         # are logged once an epoch (_log_epoch): a self.log() per step costs Lightning
         # about 1 ms on a CPU, more than a small MLP's whole step.
         getattr(self, f"{stage}_acc").update(logits.squeeze(-1) if self.binary else logits, y)
-        getattr(self, f"{stage}_loss").update(loss.detach(), weight=y.shape[0])
+        getattr(self, f"{stage}_loss").update(loss.detach().expand(y.shape[0]))
         # logits and target: for the callbacks (TestReport's confusion matrix).
         return {"loss": loss, "logits": logits.detach(), "target": y}
 
