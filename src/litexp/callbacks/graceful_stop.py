@@ -156,6 +156,10 @@ class GracefulStop(L.Callback):
     def _restore(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
+        # Only while ours is installed: after fit Lightning has already put back the
+        # handlers it found, and re-installing its own (our "previous") would keep it, and
+        # through it the Trainer and the model, alive after the run: one per sweep job.
         for signum, handler in self._previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+            if signal.getsignal(signum) == self._handle:
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
         self._previous = {}
