@@ -68,7 +68,7 @@ def _sweep() -> str:
 def _soak() -> str:
     from benchmarks import soak
 
-    return "\n".join(soak.markdown_rows(soak.run()))
+    return "\n".join(soak.markdown_rows({**soak.run(), **soak.compose_ms()}))
 
 
 def _gpu() -> str:

@@ -127,6 +127,26 @@ def run(jobs: int = 50) -> dict[str, Any]:
     }
 
 
+def compose_ms(repeats: int = 20) -> dict[str, float]:
+    """Hydra's own share of "between jobs": one compose of a job's config (what the basic
+    launcher does per job), litexp's train config against a one-key config, ms each."""
+    from hydra import compose, initialize_config_dir
+
+    def timed(conf_dir: Path, name: str, overrides: list[str]) -> float:
+        with initialize_config_dir(config_dir=str(conf_dir), version_base=None):
+            compose(name, overrides=overrides, return_hydra_config=True)  # warm up
+            start = time.perf_counter()
+            for i in range(repeats):
+                compose(name, overrides=[f"seed={i}", *overrides], return_hydra_config=True)
+            return (time.perf_counter() - start) / repeats * 1000
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "one.yaml").write_text("seed: 0\n")
+        one_key = timed(Path(tmp), "one", [])
+    litexp = timed(ROOT / "conf", "train", ["trainer=cpu", "data=circles"])
+    return {"compose_litexp_ms": litexp, "compose_one_key_ms": one_key}
+
+
 def markdown_rows(r: dict[str, Any]) -> list[str]:
     n, cmd = r["jobs"], "`python -m benchmarks.soak`"
     last = n - 1
@@ -150,6 +170,8 @@ def markdown_rows(r: dict[str, Any]) -> list[str]:
         f"| soak: overhead's parts: in the job after train() / between jobs | "
         f"{r['after_train_median_s']:.3f} s / {r['between_jobs_median_s']:.3f} s (medians) | | "
         f"{cmd} |",
+        f"| Hydra's compose of one job's config: litexp's train config / a one-key config | "
+        f"{r['compose_litexp_ms']:.0f} ms / {r['compose_one_key_ms']:.0f} ms | | {cmd} |",
     ]
 
 
@@ -157,7 +179,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=50)
     args = parser.parse_args()
-    result = run(args.jobs)
+    result = {**run(args.jobs), **compose_ms()}
     print(json.dumps(result))
     print("\n".join(markdown_rows(result)))
 
