@@ -60,6 +60,8 @@ EXCUSED = {
     "wheel into a fresh venv and runs the litexp command",
     "pip install 'litexp[mlflow]'": "installs a package (the dev extra already has mlflow; "
     "tests/test_mlflow.py runs logger=mlflow against a real mlflow server)",
+    "pip install 'litexp[wandb]'": "installs a package (the dev extra already has wandb; "
+    "tests/test_wandb.py runs logger=wandb offline and reads the run back)",
     "python train.py model=timm data=folder data.data_dir=path/to/images "
     "model.name=efficientnet_b0": "downloads efficientnet_b0's pretrained weights (no network "
     "in CI); the hymenoptera recipe command trains the same way from a local weights file",
