@@ -137,3 +137,43 @@ def test_submitit_local_launcher_runs_two_jobs_at_a_time(tmp_path: Path) -> None
         assert f"torch threads per job: {expected} (" in (job / "train.log").read_text()
     spans = [_span(job / "train.log") for job in jobs]
     assert _most_at_once(spans) == 2, spans  # two together, never three
+
+
+@pytest.mark.slow
+def test_submitit_local_runs_an_optuna_study_two_trials_at_a_time(tmp_path: Path) -> None:
+    """The Optuna sweeper hands its trials to submitit_local: 4 trials asked at once
+    (``hydra.sweeper.n_jobs=4``), run 2 at a time by the launcher, every one told back
+    to the study with the value its own run measured. litexp's defaults otherwise."""
+    import json
+
+    import optuna
+
+    proc = run_cli(
+        "train.py", "-m", "hparams_search=circles_optuna", "hydra/launcher=submitit_local",
+        "hydra.sweeper.study_name=s", "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=4",
+        "hydra.sweeper.sampler.seed=1", "trainer=cpu", "trainer.max_epochs=1",
+        "data.n_samples=200", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    sweep = tmp_path / "logs" / "train" / "optuna" / "s"
+    assert f"submitit: each job's output is in {sweep / '.submitit'} " in proc.stdout + proc.stderr
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{sweep / 'optuna.db'}")
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 4
+    for trial in study.trials:
+        measured = json.loads((sweep / str(trial.number) / "metrics.json").read_text())
+        assert trial.value == pytest.approx(measured["metrics"]["val/acc"])
+    rows = list(csv.DictReader(open(sweep / "summary.csv")))
+    assert sorted(int(r["trial"]) for r in rows) == [0, 1, 2, 3]
+    assert all(r["status"] == "completed" for r in rows)
+    best = yaml.safe_load((sweep / "best.yaml").read_text())
+    assert best["objective"]["value"] == pytest.approx(study.best_value)
+    assert rows[0]["trial"] == str(best["trial"])  # the summary's first row: the best
+    assert len(list((sweep / ".submitit").glob("*_0_log.out"))) == 4
+    assert not [p for p in tmp_path.rglob("*") if p.name == "%j"]
+    expected = threads_per_job(2, available_cores())
+    spans = []
+    for n in range(4):
+        log = sweep / str(n) / "train.log"
+        assert f"torch threads per job: {expected} (" in log.read_text()
+        spans.append(_span(log))
+    assert _most_at_once(spans) == 2, spans
