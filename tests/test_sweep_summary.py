@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,62 @@ def test_error_text_with_rich_markup_is_printed_as_it_is(tmp_path: Path, capsys)
     assert "[bold]no[/bold]" in out
     assert "model.hidden_sizes=[/x]" in out
     assert "1 of 2 jobs failed" in err
+
+
+def _wide_result(acc: float) -> dict:
+    """A finished job with everything a real one records: 15 columns in summary.md."""
+    metrics = {
+        "val/acc": acc, "val/loss": 1 - acc, "test/acc": acc, "test/loss": 1 - acc,
+        "train/acc": acc, "train/loss": 1 - acc,
+    }  # fmt: skip
+    return {
+        "status": "completed", "metrics": metrics, "wall_time_s": 2.4, "epochs": 2,
+        "parameters": {"total": 4417}, "samples_per_s": 1201.0,
+        "head": {"text": "1 logit, sigmoid, BCE"},
+        "diagnosis": {"text": "undecided (2 epochs: too few to judge)"},
+        "best_checkpoint": "/runs/s/0/checkpoints/epoch001-val_acc0.8000.ckpt",
+    }  # fmt: skip
+
+
+def _printed(tmp_path: Path, width: int) -> list[str]:
+    from rich.console import Console
+
+    from litexp.sweep.summary import print_table, write_summary
+
+    console = Console(width=width, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    rows = sort_rows(collect(tmp_path), "val/acc")
+    write_summary(rows, tmp_path, "val/acc")
+    print_table(rows, "val/acc", "sweep", console=console)
+    return console.export_text().splitlines()
+
+
+def test_console_table_fits_the_terminal_and_names_what_it_leaves_out(tmp_path: Path) -> None:
+    """An Optuna-like sweep at 100 columns: the columns that tell jobs apart, each cell
+    whole on its line (no "complet/ed"), sampled floats at 4 digits; the rest named."""
+    lr = "0.0020322854432411525"
+    write_job(tmp_path, "0", ["trainer=cpu", f"model.lr={lr}", "model.dropout=0.1261103406262467"],
+              _wide_result(0.8))  # fmt: skip
+    write_job(tmp_path, "1", ["trainer=cpu", "model.lr=0.001", "model.hidden_sizes=[64,64]"],
+              _wide_result(0.7))  # fmt: skip
+
+    lines = _printed(tmp_path, 100)
+    assert max(len(line) for line in lines) <= 100
+    header = next(line for line in lines if "status" in line)
+    shown = [c.strip() for c in header.strip("┃ ").split("┃")]
+    assert shown[:4] == ["job", "status", "val/acc", "val/loss"] and shown[-1] == "overrides"
+    body = "\n".join(lines)
+    assert "│ completed │" in body and "model.lr=0.002032 " in body  # the exact lr: summary.csv
+    assert "model.dropout=0.1261 " in body and "model.hidden_sizes=[64,64] " in body
+    assert "model.lr=0.001 " in body  # a typed value stays as typed
+    assert lr in (tmp_path / SUMMARY_CSV).read_text()
+    at = next(i for i, line in enumerate(lines) if line.startswith("not shown at this width"))
+    hidden = " ".join(line.strip() for line in lines[at:])  # the last lines, wrapped
+    left_out = hidden.split(": ", 1)[1].split(", ")
+    assert "best_checkpoint" in left_out and "params" in left_out  # the same in every row
+    md = (tmp_path / SUMMARY_MD).read_text().splitlines()
+    md_header = next(line for line in md if line.startswith("| job")).strip("| ").split(" | ")
+    assert sorted(shown + left_out) == sorted(md_header)  # each column: shown or named
+
+    wide = _printed(tmp_path, 250)  # room for everything: nothing left out
+    assert not [line for line in wide if line.startswith("not shown")]
+    assert "best_checkpoint" in next(line for line in wide if "status" in line)

@@ -250,26 +250,81 @@ def write_summary(
     return csv_path, md_path
 
 
+# Console columns that wrap (long text), each at most this wide; the others stay on one
+# line. The overrides wrap between overrides, never inside one.
+_FOLDED = {"error": None, "diagnosis": 24, "best_checkpoint": 24, "head": 24, "overrides": None}
+# A sampler's float in an override (model.lr=0.0020322854432411525): 4 significant digits
+# on the console; summary.csv, summary.md and best.yaml keep the exact value.
+_SAMPLED_FLOAT = re.compile(r"(?<==)-?\d+\.\d{7,}(?:e-?\d+)?(?=\s|$)")
+
+
+def console_columns(
+    header: list[str], cells: list[list[str]], objective: str, width: int
+) -> list[int]:
+    """The columns the console table shows, in ``header``'s order: by priority (what
+    tells jobs apart first: the objective, the overrides, an error), as many as fit in
+    ``width`` characters; summary.md keeps all of them."""
+    tie, _ = tie_breaker(objective)
+    first = ["job", "trial", "status", objective, "overrides", "error"]
+    then = [tie, "epochs_to_target", "stopped_epoch", "diagnosis", "head", "params", "epochs"]
+    rank = {name: i for i, name in enumerate(first + then + ["wall_time_s", "samples_per_s"])}
+
+    def priority(i: int) -> tuple[int, int]:
+        same = len(cells) > 1 and len({row[i] for row in cells}) == 1  # tells no job apart
+        return rank.get(header[i], len(rank)) + (100 if same and header[i] not in first else 0), i
+
+    order = sorted(range(len(header)), key=priority)
+
+    def need(i: int) -> int:
+        natural = max(len(header[i]), *(len(row[i]) for row in cells))
+        if header[i] == "overrides":  # one override a line, none broken
+            natural = max(len(o) for row in cells for o in [header[i], *row[i].split()])
+        elif header[i] in _FOLDED:
+            natural = min(natural, _FOLDED[header[i]] or 60)
+        return natural + 3
+
+    shown, used = [], 1  # the table's left border
+    for i in order:
+        if header[i] in first or used + need(i) <= width:
+            shown.append(i)
+            used += need(i)
+    return sorted(shown)
+
+
 def print_table(
     rows: list[JobRow], objective: str, title: str, console: Console | None = None
 ) -> None:
-    """The summary as a rich table on the console."""
+    """The summary as a rich table on the console: the columns that fit its width (the
+    rest are named under it; summary.md has them all)."""
     metrics = metric_columns(rows, objective)
     header, varying = _header(rows, metrics), _varying(rows)
     table_cells = [_cells(r, metrics, _has_trials(rows), digits=4) for r in varying]
-    keep = _filled(header, table_cells)
+    at = header.index("overrides")
+    for cells in table_cells:
+        cells[at] = _SAMPLED_FLOAT.sub(lambda m: f"{float(m[0]):.4g}", cells[at])
+    filled = _filled(header, table_cells)
+    console = console or Console(width=None if sys.stdout.isatty() else 160)
+    header, table_cells = [header[i] for i in filled], [[c[i] for i in filled] for c in table_cells]
+    keep = console_columns(header, table_cells, objective, console.width)
     # Text, not markup: an error or a path may hold "[/...]", which rich would parse.
     table = Table(title=Text(title))
     for name in (header[i] for i in keep):
         numeric = name in metrics or name in ("trial", "epochs", "wall_time_s", *NUMERIC)
-        table.add_column(name, justify="right" if numeric else "left", overflow="fold")
+        table.add_column(
+            name,
+            justify="right" if numeric else "left",
+            overflow="fold",
+            no_wrap=name not in _FOLDED,
+            max_width=_FOLDED.get(name),
+        )
     style = {"failed": "red", "pruned": "yellow", "incomplete": "dim", "interrupted": "dim"}
     for r, cells in zip(varying, table_cells, strict=True):
         table.add_row(*(Text(str(cells[i])) for i in keep), style=style.get(r.status))
-    console = console or Console(width=None if sys.stdout.isatty() else 160)
     console.print(table)
     if common := common_overrides(rows):
         console.print(Text(f"common overrides: {' '.join(common)}"))
+    if hidden := [header[i] for i in range(len(header)) if i not in keep]:
+        console.print(Text(f"not shown at this width (see summary.md): {', '.join(hidden)}"))
 
 
 def summarize(
