@@ -108,3 +108,34 @@ def test_mlflow_server_gets_metrics_params_tags_and_the_best_checkpoint(
     assert [f["path"] for f in files] == [f"checkpoints/{best}"]
     # The server kept it: the local logs hold no MLflow store.
     assert not (tmp_path / "logs" / "mlruns").exists()
+
+
+@pytest.mark.slow
+def test_a_resumed_run_continues_its_mlflow_run(make_cfg, tmp_path: Path) -> None:
+    """SIGTERM mid-epoch, then ``resume=``: one MLflow run (the local store, as shipped)
+    with every epoch's point, finished, not a second run holding the last epochs."""
+    import mlflow
+
+    from litexp.errors import Interrupted
+    from litexp.train import train
+
+    logs = tmp_path / "logs"
+    run = ["logger=mlflow", f"paths.log_dir={logs}", "trainer.max_epochs=3", "data=circles"]
+    sender = [
+        "+callbacks.signal._target_=tests.test_resume.SendSignal",
+        f"+callbacks.signal.signum={int(signal.SIGTERM)}",
+        "+callbacks.signal.at_step=15",  # the middle of epoch 1 (11 batches an epoch)
+    ]
+    with pytest.raises(Interrupted):
+        train(make_cfg(*run, *sender))
+    summary = train(make_cfg(*run, f"resume={tmp_path / 'run'}"))
+    assert summary["status"] == "completed"
+
+    client = mlflow.MlflowClient(f"sqlite:///{logs / 'mlruns' / 'mlflow.db'}")
+    (experiment,) = [e for e in client.search_experiments() if e.name == "train"]
+    (found,) = client.search_runs([experiment.experiment_id])  # one run, not two
+    history = client.get_metric_history(found.info.run_id, "val/acc")
+    assert sorted({m.step for m in history}) == [10, 21, 32]  # epochs 0, 1 and 2
+    assert found.data.metrics["val/acc"] == pytest.approx(summary["metrics"]["val/acc"])
+    assert found.info.status == "FINISHED"
+    assert found.data.tags["litexp.status"] == "completed"

@@ -26,6 +26,7 @@ from litexp.callbacks.rng_state import RngState
 from litexp.callbacks.run_metadata import RunMetadata
 from litexp.config import build, parameters_of
 from litexp.errors import ConfigError
+from litexp.logger_runs import RecordLoggerRuns, continued_mlflow_run, mlflow_tracking_uris
 from litexp.run_dir import CHECKPOINT_DIR
 from litexp.run_names import label_of
 from litexp.spec import SPEC_FIELDS, DataSpec, spec_of
@@ -93,13 +94,14 @@ def run_callbacks(config: dict[str, Any], out: Path, spec: DataSpec) -> list[L.C
         NanGuard(),
         GracefulStop(out / CHECKPOINT_DIR),
         EpochHistory(),
+        RecordLoggerRuns(out, mlflow_tracking_uris(config)),
     ]
 
 
 def run_name_kwargs(cfg: DictConfig, node: DictConfig, *, resuming: bool) -> dict[str, Any]:
     """A logger left unnamed (``name: null`` / ``run_name: null``) is named after the run:
     ``<task>/<the job's overrides>`` (``litexp.run_names``). A resumed run keeps the
-    TensorBoard folder its events are already in."""
+    TensorBoard folder its events are already in, and its MLflow run (``logger_runs``)."""
     target = str(node.get("_target_", ""))
     if "name" in node and node.name is None and target.endswith("TensorBoardLogger"):
         save_dir = Path(str(node.save_dir))
@@ -111,11 +113,15 @@ def run_name_kwargs(cfg: DictConfig, node: DictConfig, *, resuming: bool) -> dic
         return {"name": name, "version": version}
     if target.endswith("MLFlowLogger") and importlib.util.find_spec("mlflow") is None:
         raise ConfigError("logger=mlflow needs MLflow: pip install 'litexp[mlflow]'")
+    uri = str(node.get("tracking_uri") or "")
+    if resuming and target.endswith("MLFlowLogger") and node.get("run_id") is None:
+        run_id = continued_mlflow_run(Path(str(cfg.paths.output_dir)), uri)
+        if run_id is not None:  # the MLflow run this run's first process started
+            return {"run_id": run_id}
     if "run_name" not in node or node.run_name is not None:
         return {}
     name, version = label_of(cfg.get("task_name", "train"))
     kwargs: dict[str, Any] = {"run_name": f"{name}/{version}" if version else name}
-    uri = str(node.get("tracking_uri") or "")
     if uri.startswith("sqlite:///"):  # a local MLflow store: its folder, files beside it
         store = Path(uri[len("sqlite:///") :]).parent
         store.mkdir(parents=True, exist_ok=True)  # SQLite creates no folders
