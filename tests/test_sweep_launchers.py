@@ -162,7 +162,7 @@ def test_submitit_local_runs_an_optuna_study_two_trials_at_a_time(tmp_path: Path
     for trial in study.trials:
         measured = json.loads((sweep / str(trial.number) / "metrics.json").read_text())
         assert trial.value == pytest.approx(measured["metrics"]["val/acc"])
-    rows = list(csv.DictReader(open(sweep / "summary.csv")))
+    rows = list(csv.DictReader((sweep / "summary.csv").read_text().splitlines()))
     assert sorted(int(r["trial"]) for r in rows) == [0, 1, 2, 3]
     assert all(r["status"] == "completed" for r in rows)
     best = yaml.safe_load((sweep / "best.yaml").read_text())
