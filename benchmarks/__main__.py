@@ -68,7 +68,9 @@ def _sweep() -> str:
 def _soak() -> str:
     from benchmarks import soak
 
-    return "\n".join(soak.markdown_rows({**soak.run(), **soak.compose_ms()}))
+    return "\n".join(
+        soak.markdown_rows({**soak.run(), **soak.compose_ms(), **soak.hydra_floor_s()})
+    )
 
 
 def _gpu() -> str:

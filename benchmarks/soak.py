@@ -147,6 +147,49 @@ def compose_ms(repeats: int = 20) -> dict[str, float]:
     return {"compose_litexp_ms": litexp, "compose_one_key_ms": one_key}
 
 
+# A Hydra app whose task does nothing but note the time: Hydra's own per-job cost, with
+# litexp's config tree (its resolvers, its Hydra callbacks) or a config of one key.
+_NO_OP_APP = """
+import os, sys, time
+import hydra
+from litexp.config import register_resolvers
+
+register_resolvers()
+
+@hydra.main(version_base="1.3", config_path=sys.argv.pop(1), config_name=sys.argv.pop(1))
+def main(cfg):
+    with open(os.environ["LITEXP_SOAK_OUT"], "a") as f:
+        f.write(str(time.time()) + "\\n")
+
+main()
+"""
+
+
+def hydra_floor_s(jobs: int = 50) -> dict[str, float]:
+    """Median seconds from one job's start to the next in a ``jobs``-job sequential sweep
+    whose task does nothing: Hydra's per-job floor beside litexp's (the same launcher)."""
+    seeds = ",".join(str(i) for i in range(jobs))
+    floors = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        app = Path(tmp) / "no_op_app.py"
+        app.write_text(_NO_OP_APP)
+        (Path(tmp) / "one.yaml").write_text("seed: 0\n")
+        for key, conf, name in (("litexp", ROOT / "conf", "train"), ("one_key", Path(tmp), "one")):
+            out = Path(tmp) / f"{key}.times"
+            env = {**os.environ, "LITEXP_LOG_DIR": str(Path(tmp) / "logs"), PROBE_ENV: str(out)}
+            extra = TINY if key == "litexp" else [f"hydra.sweep.dir={tmp}/sweep_{key}"]
+            command = [sys.executable, str(app), str(conf), name, "-m", f"seed={seeds}", *extra]
+            proc = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True)
+            starts = [float(t) for t in out.read_text().split()] if out.exists() else []
+            if len(starts) != jobs:  # litexp's summary exits 1: no job wrote metrics.json
+                raise RuntimeError(f"no-op sweep failed: {proc.stderr[-2000:]}")
+            starts = starts[FROM_JOB:]
+            floors[f"hydra_floor_{key}_s"] = statistics.median(
+                b - a for a, b in zip(starts, starts[1:], strict=False)
+            )
+    return floors
+
+
 def markdown_rows(r: dict[str, Any]) -> list[str]:
     n, cmd = r["jobs"], "`python -m benchmarks.soak`"
     last = n - 1
@@ -172,6 +215,9 @@ def markdown_rows(r: dict[str, Any]) -> list[str]:
         f"{cmd} |",
         f"| Hydra's compose of one job's config: litexp's train config / a one-key config | "
         f"{r['compose_litexp_ms']:.0f} ms / {r['compose_one_key_ms']:.0f} ms | | {cmd} |",
+        f"| Hydra's floor: job start to next job start, a task that does nothing, litexp's "
+        f"config / a one-key config | {r['hydra_floor_litexp_s']:.3f} s / "
+        f"{r['hydra_floor_one_key_s']:.3f} s (medians) | | {cmd} |",
     ]
 
 
@@ -179,7 +225,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=50)
     args = parser.parse_args()
-    result = {**run(args.jobs), **compose_ms()}
+    result = {**run(args.jobs), **compose_ms(), **hydra_floor_s(args.jobs)}
     print(json.dumps(result))
     print("\n".join(markdown_rows(result)))
 
