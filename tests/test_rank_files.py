@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from litexp.distributed import is_global_zero_process
-from litexp.results import write_json_atomic
+from litexp.run_files import write_json_atomic
 
 
 @pytest.mark.parametrize(

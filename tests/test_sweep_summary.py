@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from litexp.sweep.summary import SUMMARY_CSV, SUMMARY_MD, collect, sort_rows, summarize
-from tests.conftest import run_cli, write_job
+from tests.conftest import ROOT, run_cli, write_job
 
 # Tiny and fast: 200 points, one epoch.
 TINY = [
@@ -166,3 +168,25 @@ def test_console_table_fits_the_terminal_and_names_what_it_leaves_out(tmp_path: 
     wide = _printed(tmp_path, 250)  # room for everything: nothing left out
     assert not [line for line in wide if line.startswith("not shown")]
     assert "best_checkpoint" in next(line for line in wide if "status" in line)
+
+
+def test_a_mistyped_key_in_a_sweep_is_one_line_and_leaves_no_sweep(tmp_path: Path) -> None:
+    """Hydra refuses a job's config before any job starts: one error line, exit 2, in
+    a second (torch is never loaded); no "not started" table, no resume command for a
+    sweep that cannot run, no sweep directory for ``resume=latest`` to find later."""
+    env = {**os.environ, "LITEXP_LOG_DIR": str(tmp_path / "logs"), "PYTHONPROFILEIMPORTTIME": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "-m", "model.lrr=0.1,0.2", *TINY],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    said = [line for line in proc.stderr.splitlines() if not line.startswith("import time:")]
+    assert said == [
+        "litexp: error: model.lrr is not a key of model: did you mean model.lr? "
+        "(+model.lrr=<value> adds a new key)"
+    ]
+    assert proc.stdout == ""
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()}
+    assert "torch" not in imported and "lightning" not in imported
+    multiruns = tmp_path / "logs" / "train" / "multiruns"
+    assert not multiruns.exists() or not list(multiruns.iterdir())

@@ -10,7 +10,8 @@ from omegaconf import DictConfig
 
 from litexp.checkpoint import load_checkpoint, rebuild
 from litexp.config import build
-from litexp.results import METRICS_FILE, print_summary, scalars, write_json_atomic
+from litexp.results import print_summary, scalars
+from litexp.run_files import METRICS_FILE, write_json_atomic
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
@@ -19,7 +20,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     ``cfg.data_dir`` (optional) points at the data if it moved since training.
     """
     ckpt = load_checkpoint(cfg.ckpt_path)
-    run_cfg, datamodule, model = rebuild(ckpt, {"data_dir": cfg.get("data_dir")}, path=cfg.ckpt_path)
+    run_cfg, datamodule, model = rebuild(
+        ckpt, {"data_dir": cfg.get("data_dir")}, path=cfg.ckpt_path
+    )
     L.seed_everything(run_cfg.seed, verbose=False)
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ import torch
 from omegaconf import DictConfig
 
 from litexp.distributed import is_global_zero_process
-from litexp.results import METRICS_FILE, write_json_atomic
+from litexp.run_files import METRICS_FILE, write_json_atomic
 
 
 def skip_without_gpu(cfg: DictConfig, out: Path) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from litexp.packaging import CONSOLE_SCRIPT, as_typed, console_command
-from litexp.results import write_json_atomic
+from litexp.run_files import write_json_atomic
 
 RUN_INFO_FILE = "run.json"
 PACKAGES = ("litexp", "torch", "lightning", "timm", "hydra-core", "omegaconf", "torchmetrics")

@@ -20,17 +20,10 @@ from litexp.fit_report import fit_report, log_diagnosis
 from litexp.init_from import init_from
 from litexp.needs_gpu import skip_without_gpu
 from litexp.preflight import check_disk_space, check_run_config
-from litexp.results import (
-    METRICS_FILE,
-    log_hparams,
-    log_to_trackers,
-    print_summary,
-    scalars,
-    summary_text,
-    write_json_atomic,
-)
+from litexp.results import log_hparams, log_to_trackers, print_summary, scalars, summary_text
 from litexp.resume import plan_resume, resume_command
 from litexp.run_dir import CHECKPOINT_DIR, check_writable
+from litexp.run_files import METRICS_FILE, write_json_atomic
 from litexp.run_info import command_line, write_run_info
 from litexp.run_lock import RunLock
 from litexp.run_names import job_overrides, label_of

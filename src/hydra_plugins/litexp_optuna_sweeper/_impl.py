@@ -27,7 +27,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from hydra_plugins.litexp_optuna_sweeper._search_space import parse_search_space
-from litexp.results import METRICS_FILE
+from litexp.run_files import METRICS_FILE
 from litexp.sweep.optuna_storage import median_pruner, open_storage, storage_url
 from litexp.sweep.plots import optuna_plots, to_tensorboard
 from litexp.sweep.pruning import PRUNED_ATTR

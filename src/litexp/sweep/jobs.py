@@ -13,7 +13,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from litexp.errors import first_line
-from litexp.results import METRICS_FILE, write_json_atomic
+from litexp.run_files import METRICS_FILE, write_json_atomic
 
 
 def in_multirun() -> bool:

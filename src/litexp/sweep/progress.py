@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import logging
 import shlex
+import shutil
 import signal
 import sys
 import threading
@@ -26,7 +27,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from litexp.results import read_json
+from litexp.run_files import read_json
 from litexp.sweep.grid import grid_of, saved_total
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,14 @@ class SweepProgress(Callback):
         if self.ended or self.sweep_dir is None or not self.sweep_dir.is_dir():
             return
         self.ended = True
+        if not any(p.is_dir() and not p.name.startswith(".") for p in self.sweep_dir.iterdir()):
+            # No job began: Hydra refused a job's config (its error is the line above) or
+            # the stop came while it checked them. Nothing to summarise or resume: the
+            # folder Hydra made goes too, unless it holds more than its multirun.yaml
+            # (an Optuna study's database).
+            if {p.name for p in self.sweep_dir.iterdir()} <= {"multirun.yaml"}:
+                shutil.rmtree(self.sweep_dir, ignore_errors=True)
+            return
         from litexp.sweep.summary import summarize
 
         not_started = list(enumerate(self.grid)) if self.grid is not None else None

@@ -101,7 +101,7 @@ def resume_sweep_job(cfg: DictConfig, out: Path) -> dict[str, Any] | None:
     (it continues from there), or nothing (it starts). Outside a resumed sweep: None."""
     from hydra.core.hydra_config import HydraConfig
 
-    from litexp.results import METRICS_FILE  # here: the resolver above must not load torch
+    from litexp.run_files import METRICS_FILE
     from litexp.sweep.jobs import in_multirun
 
     if not cfg.get("resume") or not in_multirun():

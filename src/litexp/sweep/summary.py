@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from litexp.errors import first_line
-from litexp.results import read_json
+from litexp.run_files import read_json
 from litexp.sweep.lesson_columns import LESSON_COLUMNS, NUMERIC, lesson_values
 
 SUMMARY_CSV = "summary.csv"
