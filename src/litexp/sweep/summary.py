@@ -307,7 +307,7 @@ def print_table(
     header, table_cells = [header[i] for i in filled], [[c[i] for i in filled] for c in table_cells]
     keep = console_columns(header, table_cells, objective, console.width)
     # Text, not markup: an error or a path may hold "[/...]", which rich would parse.
-    table = Table(title=Text(title))
+    table = Table()
     for name in (header[i] for i in keep):
         numeric = name in metrics or name in ("trial", "epochs", "wall_time_s", *NUMERIC)
         table.add_column(
@@ -320,6 +320,7 @@ def print_table(
     style = {"failed": "red", "pruned": "yellow", "incomplete": "dim", "interrupted": "dim"}
     for r, cells in zip(varying, table_cells, strict=True):
         table.add_row(*(Text(str(cells[i])) for i in keep), style=style.get(r.status))
+    console.print(Text(title))  # above the table, not its title: wrapped to its width
     console.print(table)
     if common := common_overrides(rows):
         console.print(Text(f"common overrides: {' '.join(common)}"))
