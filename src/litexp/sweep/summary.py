@@ -8,6 +8,7 @@ into the sweep directory, then exits with status 1 if any job failed.
 from __future__ import annotations
 
 import csv
+import os
 import re
 import shlex
 import sys
@@ -303,7 +304,9 @@ def print_table(
     for cells in table_cells:
         cells[at] = _SAMPLED_FLOAT.sub(lambda m: f"{float(m[0]):.4g}", cells[at])
     filled = _filled(header, table_cells)
-    console = console or Console(width=None if sys.stdout.isatty() else 160)
+    # A terminal's width, or $COLUMNS; piped to a file: 160 (rich would take 80).
+    wide = sys.stdout.isatty() or os.environ.get("COLUMNS")
+    console = console or Console(width=None if wide else 160)
     header, table_cells = [header[i] for i in filled], [[c[i] for i in filled] for c in table_cells]
     keep = console_columns(header, table_cells, objective, console.width)
     # Text, not markup: an error or a path may hold "[/...]", which rich would parse.
