@@ -137,7 +137,12 @@ def test_grid_plots_show_the_objective_against_each_swept_parameter(
 
 @pytest.mark.slow
 def test_progress_lines_between_jobs(grid: tuple[Path, str]) -> None:
-    _, output = grid
+    sweep, output = grid
+    # the first line: how many jobs, where, and how to watch them, before Hydra's checks
+    first = next(line for line in output.splitlines() if line.startswith("["))
+    assert first.endswith(
+        f"sweep: 4 jobs into {sweep}; watch them with: tensorboard --logdir {sweep}"
+    )
     assert "sweep: job 1 of 4: model.lr=0.02 model.activation=relu" in output
     assert "sweep: job 2 of 4 completed in" in output
     assert "left (2 jobs)" in output  # after job 2 of 4, an estimate for the last two

@@ -83,6 +83,11 @@ class SweepProgress(Callback):
         self.sweep_dir = Path(str(config.hydra.sweep.dir))
         self.task_overrides = [str(o) for o in config.hydra.overrides.task]
         self.ended = False
+        if self.grid is not None:  # at once, before Hydra composes each job's config
+            log.info(
+                f"sweep: {self.total} jobs into {self.sweep_dir}; watch them with: "
+                f"tensorboard --logdir {shlex.quote(str(self.sweep_dir))}"
+            )
         folder = OmegaConf.select(config, "hydra.launcher.submitit_folder")
         if folder:  # jobs in other processes: their console output is in files
             log.info(
