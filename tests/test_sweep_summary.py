@@ -185,7 +185,14 @@ def test_a_mistyped_key_in_a_sweep_is_one_line_and_leaves_no_sweep(tmp_path: Pat
         "litexp: error: model.lrr is not a key of model: did you mean model.lr? "
         "(+model.lrr=<value> adds a new key)"
     ]
-    assert proc.stdout == ""
+    # stdout: only the sweep's first line, said before Hydra checked the jobs' configs;
+    # the folder it named is gone again
+    (first,) = proc.stdout.splitlines()
+    sweep = first.split(" jobs into ", 1)[1].split(";", 1)[0]
+    assert first.endswith(
+        f"sweep: 2 jobs into {sweep}; watch them with: tensorboard --logdir {sweep}"
+    )
+    assert not Path(sweep).exists()
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()}
     assert "torch" not in imported and "lightning" not in imported
     multiruns = tmp_path / "logs" / "train" / "multiruns"
