@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
 import subprocess
 import sys
@@ -131,7 +132,7 @@ def _printed(tmp_path: Path, width: int) -> list[str]:
 
     from litexp.sweep.summary import print_table, write_summary
 
-    console = Console(width=width, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console = Console(width=width, record=True, file=io.StringIO())
     rows = sort_rows(collect(tmp_path), "val/acc")
     write_summary(rows, tmp_path, "val/acc")
     print_table(rows, "val/acc", "sweep", console=console)

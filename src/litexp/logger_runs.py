@@ -9,12 +9,13 @@ wandb#2423; the resume of offline runs is wandb PR #12110, still open in 2026-12
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+
+from litexp.run_files import write_json_atomic
 
 LOGGER_RUNS = "logger_runs.json"
 _RUN_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")  # MLflow's: 32 hex digits
@@ -37,9 +38,7 @@ class RecordLoggerRuns(L.Callback):
             {"run_id": run_id, "tracking_uri": uri}
             for run_id, uri in zip(ids, self.tracking_uris, strict=False)
         ]
-        tmp = self.out / f".{LOGGER_RUNS}.tmp"
-        tmp.write_text(json.dumps({"mlflow": runs}, indent=2) + "\n")
-        os.replace(tmp, self.out / LOGGER_RUNS)  # whole or absent, never half written
+        write_json_atomic(self.out / LOGGER_RUNS, {"mlflow": runs})
 
 
 def mlflow_tracking_uris(config: dict[str, Any]) -> list[str]:
